@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make run    set up .venv and run the service (SQLite, Redis, Celery worker, gunicorn)
+#   make test   set up .venv, make sure PostgreSQL and Redis answer, run every test
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: setup run test bench lint
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: setup
+	$(PY) manage.py run_embedded
+
+test: setup
+	scripts/ensure_services.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	scripts/ensure_services.sh
+	$(PY) bench/biz_token.py
+
+lint: setup
+	$(VENV)/bin/ruff check .

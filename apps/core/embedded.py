@@ -1,0 +1,132 @@
+"""The embedded single-machine run: Redis (ours if none is configured or answering), a Celery
+worker and gunicorn, started and stopped together. Used by `manage.py run_embedded`."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                         socket_timeout=timeout).ping())
+    except redis.RedisError:
+        return False
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@dataclass
+class EmbeddedStack:
+    var_dir: Path
+    bind: str
+    workers: int
+    worker_concurrency: int
+    probe_redis_port: int = 6379
+    own_redis_port: int = 6390
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    log: callable = print
+
+    def resolve_redis_url(self) -> str:
+        """REDIS_URL if set; else a Redis answering on the default port; else our own."""
+        if os.environ.get("REDIS_URL"):
+            return os.environ["REDIS_URL"]
+        default_url = f"redis://127.0.0.1:{self.probe_redis_port}/0"
+        if redis_answers(default_url):
+            self.log(f"using the Redis answering at {default_url}")
+            return default_url
+        return self._start_own_redis()
+
+    def _start_own_redis(self) -> str:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("no Redis answers and redis-server is not installed "
+                               "(apt-get install redis-server), or set REDIS_URL")
+        url = f"redis://127.0.0.1:{self.own_redis_port}/0"
+        if not port_free(self.own_redis_port):
+            if redis_answers(url):
+                self.log(f"reusing the Redis already on port {self.own_redis_port}")
+                return url
+            raise RuntimeError(f"port {self.own_redis_port} is taken by something that is "
+                               "not Redis; set EMBEDDED_REDIS_PORT")
+        data_dir = self.var_dir / "redis"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.processes["redis"] = subprocess.Popen(
+            [binary, "--port", str(self.own_redis_port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not redis_answers(url):
+            if time.monotonic() > deadline or self.processes["redis"].poll() is not None:
+                raise RuntimeError("the embedded redis-server did not start")
+            time.sleep(0.1)
+        self.log(f"started an embedded Redis at {url}")
+        return url
+
+    def child_env(self, redis_url: str) -> dict[str, str]:
+        metrics_dir = self.var_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        return {**os.environ, "REDIS_URL": redis_url,
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                "LIVENESS_VAR_DIR": str(self.var_dir)}
+
+    def start(self, env: dict[str, str]) -> None:
+        python = sys.executable
+        self.processes["worker"] = subprocess.Popen(
+            [python, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel=INFO",
+             f"--concurrency={self.worker_concurrency}", "--hostname=embedded@%h"],
+            env=env,
+        )
+        self.processes["web"] = subprocess.Popen(
+            [python, "-m", "gunicorn", "liveness_project.wsgi:application",
+             "-c", str(Path(__file__).resolve().parents[2] / "liveness_project" /
+                       "gunicorn_conf.py"),
+             "--bind", self.bind, "--workers", str(self.workers)],
+            env=env,
+        )
+        self.log(f"web on http://{self.bind}  (worker and web started; Ctrl-C stops all)")
+
+    def wait(self) -> int:
+        """Blocks until a signal or until any child exits; then stops the rest."""
+        stop = {"flag": False}
+
+        def on_signal(signum, _frame):
+            stop["flag"] = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        code = 0
+        while not stop["flag"]:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    self.log(f"{name} exited with {process.returncode}; stopping")
+                    code = process.returncode or 1
+                    stop["flag"] = True
+                    break
+            time.sleep(0.3)
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        order = [n for n in ("web", "worker", "redis") if n in self.processes]
+        for name in order:
+            if self.processes[name].poll() is None:
+                self.processes[name].send_signal(signal.SIGTERM)
+        for name in order:
+            try:
+                self.processes[name].wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.processes[name].kill()

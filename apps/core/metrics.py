@@ -1,0 +1,38 @@
+"""Prometheus metrics. Under gunicorn set PROMETHEUS_MULTIPROC_DIR so all workers are summed."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+HTTP_REQUESTS = Counter(
+    "liveness_http_requests_total", "HTTP requests by view and status", ["view", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "liveness_http_request_duration_seconds",
+    "Time from request in to response out, by view",
+    ["view"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BIZ_TOKENS_ISSUED = Counter(
+    "liveness_biz_tokens_issued_total", "biz_tokens issued by liveness_type", ["liveness_type"]
+)
+FACEID_ERRORS = Counter(
+    "liveness_faceid_errors_total", "FaceID surface error answers by error code", ["code"]
+)
+
+
+def metrics_exposition() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,73 @@
+"""Operational endpoints: liveness of the process, readiness of its dependencies, metrics."""
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+from .metrics import metrics_exposition
+from .net import client_ip, ip_in_networks
+from .redis import redis_client
+
+logger = logging.getLogger(__name__)
+
+OPENAPI_PATH = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return "ok"
+    except Exception as exc:  # any driver error means not ready
+        logger.warning("readiness: database check failed: %s", exc)
+        return f"error: {type(exc).__name__}"
+
+
+def _check_redis() -> str:
+    try:
+        redis_client().ping()
+        return "ok"
+    except Exception as exc:
+        logger.warning("readiness: redis check failed: %s", exc)
+        return f"error: {type(exc).__name__}"
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status=200 if ready else 503)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    networks = ",".join(settings.METRICS_ALLOWED_NETWORKS)
+    if not ip_in_networks(client_ip(request), networks):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    body, content_type = metrics_exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+@require_GET
+def openapi(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/yaml")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """Last-resort 500: the contract's shape, never a traceback."""
+    return JsonResponse(
+        {"request_id": getattr(request, "request_id", ""), "time_used": 0,
+         "error": "INTERNAL_ERROR"},
+        status=500,
+    )

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path("openapi.yaml", core_views.openapi, name="openapi"),
+    path("admin/", admin.site.urls),
+    path("faceid/", include("apps.faceid.urls")),
+]
+
+handler500 = "apps.core.views.server_error"
