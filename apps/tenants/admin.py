@@ -1,0 +1,57 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from apps.core.crypto import encrypt_text
+
+from .models import ApiApp
+from .services import api_app_secret_rotate, api_secret_new
+
+
+@admin.register(ApiApp)
+class ApiAppAdmin(admin.ModelAdmin):
+    list_display = ("name", "api_key", "status", "can_verify", "can_use_data_source",
+                    "calls_used", "call_quota", "concurrency_limit", "created_at")
+    list_filter = ("status", "can_verify", "can_use_data_source")
+    search_fields = ("name", "api_key")
+    readonly_fields = ("api_key", "calls_used", "created_at", "updated_at", "secret_note")
+    fields = ("name", "api_key", "secret_note", "status", "can_verify", "can_use_data_source",
+              "call_quota", "calls_used", "concurrency_limit", "allowed_networks", "notes",
+              "created_at", "updated_at")
+    actions = ("rotate_secret", "discontinue", "reactivate")
+
+    @admin.display(description="api_secret")
+    def secret_note(self, obj: ApiApp) -> str:
+        return "stored encrypted; shown once, when the app is created or its secret rotated"
+
+    def save_model(self, request, obj: ApiApp, form, change: bool) -> None:
+        if not change:
+            secret = api_secret_new()
+            obj.api_secret_encrypted = encrypt_text(secret)
+            super().save_model(request, obj, form, change)
+            self._show_secret(request, obj, secret)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def _show_secret(self, request, obj: ApiApp, secret: str) -> None:
+        messages.warning(
+            request,
+            format_html("api_key <code>{}</code> api_secret <code>{}</code> — copy it now, it "
+                        "will not be shown again.", obj.api_key, secret),
+        )
+
+    @admin.action(description="Rotate api_secret (shows the new one once)")
+    def rotate_secret(self, request, queryset) -> None:
+        for app in queryset:
+            self._show_secret(request, app, api_app_secret_rotate(app=app))
+
+    @admin.action(description="Discontinue (API_KEY_BE_DISCONTINUED)")
+    def discontinue(self, request, queryset) -> None:
+        for app in queryset:
+            app.status = ApiApp.Status.DISCONTINUED
+            app.save(update_fields=["status", "updated_at"])
+
+    @admin.action(description="Reactivate")
+    def reactivate(self, request, queryset) -> None:
+        for app in queryset:
+            app.status = ApiApp.Status.ACTIVE
+            app.save(update_fields=["status", "updated_at"])
