@@ -1,0 +1,70 @@
+"""FaceID surface views: thin, and every answer in the vendor's shape."""
+
+import logging
+import time
+
+from django.core.exceptions import SuspiciousOperation
+from redis.exceptions import RedisError
+from rest_framework.exceptions import MethodNotAllowed, ParseError, UnsupportedMediaType
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.metrics import FACEID_ERRORS
+from apps.core.net import client_ip
+
+from . import errors
+from .errors import FaceIdError
+from .services import biz_token_issue
+
+logger = logging.getLogger(__name__)
+
+
+def _time_used_ms(request) -> int:
+    started = getattr(request, "started_at", None)
+    return int((time.perf_counter() - started) * 1000) if started else 0
+
+
+class FaceIdApi(APIView):
+    """Base of the FaceID views: maps every failure to `{request_id, time_used, error}`."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, FaceIdError):
+            error = exc
+        elif isinstance(exc, MethodNotAllowed):
+            error = errors.api_not_found()  # e.g. GET get_biz_token: no such API
+        elif isinstance(exc, (ParseError, UnsupportedMediaType, SuspiciousOperation)):
+            # Not a form we can read: wrong content type, broken multipart, or more fields /
+            # files than Django's DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES allow.
+            error = errors.bad_argument("form-data")
+        elif isinstance(exc, RedisError):
+            logger.error("redis unavailable: %s", exc)
+            error = errors.internal_error()
+        else:
+            logger.exception("unhandled error in %s", type(self).__name__)
+            error = errors.internal_error()
+        FACEID_ERRORS.labels(error.code).inc()
+        return self.answer({"error": error.error}, status=error.status)
+
+    def answer(self, body: dict, status: int = 200) -> Response:
+        request = self.request
+        return Response({"request_id": request.request_id, "time_used": _time_used_ms(request),
+                         **body}, status=status)
+
+
+class BizTokenCreateApi(FaceIdApi):
+    """POST /faceid/v3/sdk/get_biz_token (multipart form-data)."""
+
+    def post(self, request: Request) -> Response:
+        issued = biz_token_issue(form=request.data, files=request.FILES,
+                                 client_ip=client_ip(request), request_id=request.request_id)
+        return self.answer({"biz_token": issued.biz_token})
+
+
+class ApiNotFoundApi(FaceIdApi):
+    """Any other path under /faceid/, whatever the method."""
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise errors.api_not_found()
+
+    get = post = put = patch = delete = head = options = _not_found

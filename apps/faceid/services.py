@@ -1,0 +1,145 @@
+"""Issuing biz_tokens: the whole get_biz_token flow, from signature to stored session."""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from apps.core.crypto import keyed_digest
+from apps.core.images import CheckedImage, ImageTooLarge, ImageUnsupported, image_check
+from apps.core.metrics import BIZ_TOKENS_ISSUED
+from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
+from apps.tenants.models import ApiApp
+from apps.tenants.services import (
+    api_app_authenticate,
+    api_app_authorize,
+    api_app_quota_reserve,
+    concurrency_slot,
+)
+
+from . import errors
+from .models import BizTokenRecord
+from .params import BizTokenParams, biz_token_params_parse, signature_fields
+from .sessions import session_delete, session_store
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class IssuedBizToken:
+    biz_token: str
+    expires_at: datetime
+
+
+def biz_token_new(now: float) -> str:
+    return f"{int(now)},{uuid.uuid4()}"
+
+
+def reference_images_check(*, params: BizTokenParams, files) -> dict[str, CheckedImage]:
+    """Decodes every image parameter of the request; the first bad one names the error."""
+    checked: dict[str, CheckedImage] = {}
+    for name in params.images:
+        upload = files.get(name)
+        if upload is None:  # sent as a text field, not a file: not an image we can read
+            raise errors.image_unsupported_format(name)
+        try:
+            checked[name] = image_check(upload.read(), max_side=settings.IMAGE_MAX_SIDE)
+        except ImageTooLarge:
+            raise errors.invalid_image_size(name) from None
+        except ImageUnsupported:
+            raise errors.image_unsupported_format(name) from None
+    return checked
+
+
+def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
+    if not app.can_verify:
+        raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
+    if params.comparison_type == "1" and not app.can_use_data_source:
+        raise AccessDenied(AccessDeniedReason.NO_DATA_SOURCE_PERMISSION)
+
+
+def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, CheckedImage],
+                     request_id: str, client_ip: str) -> IssuedBizToken:
+    """Counts the call, records the token durably and opens its session in Redis, together.
+
+    The database work is one transaction and the Redis write is its last step: if Redis fails
+    nothing is recorded or counted; if the commit fails the session is removed again.
+    """
+    now = time.time()
+    biz_token = biz_token_new(now)
+    ttl = settings.BIZ_TOKEN_TTL_SECONDS
+    created_at = datetime.fromtimestamp(now, UTC)
+    expires_at = datetime.fromtimestamp(now + ttl, UTC)
+    meta = {
+        "app_id": app.pk,
+        "liveness_type": params.liveness_type,
+        "comparison_type": params.comparison_type,
+        "uuid": params.uuid,
+        "biz_no": params.biz_no,
+        "options": params.options,
+        "request_id": request_id,
+        "created_at": int(now),
+        "reference_images": {name: image.summary() for name, image in images.items()},
+    }
+    idcard = ({"name": params.idcard_name, "number": params.idcard_number}
+              if params.comparison_type == "1" else None)
+    stored = False
+    try:
+        with transaction.atomic():
+            api_app_quota_reserve(app=app)
+            BizTokenRecord.objects.create(
+                biz_token=biz_token,
+                app=app,
+                request_id=request_id,
+                liveness_type=params.liveness_type,
+                comparison_type=params.comparison_type,
+                uuid=params.uuid,
+                biz_no=params.biz_no,
+                idcard_number_digest=keyed_digest(params.idcard_number) if idcard else "",
+                idcard_name_digest=keyed_digest(params.idcard_name) if idcard else "",
+                options=params.options,
+                reference_images=meta["reference_images"],
+                client_ip=client_ip or None,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+            session_store(biz_token=biz_token, meta=meta, idcard=idcard,
+                          images={name: image.data for name, image in images.items()},
+                          ttl_seconds=ttl)
+            stored = True
+    except BaseException:
+        if stored:  # the commit failed after the session was written: take it back
+            try:
+                session_delete(biz_token=biz_token)
+            except RedisError:
+                logger.error("could not remove the session of uncommitted token %s", biz_token)
+        raise
+    BIZ_TOKENS_ISSUED.labels(params.liveness_type).inc()
+    return IssuedBizToken(biz_token=biz_token, expires_at=expires_at)
+
+
+def biz_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedBizToken:
+    """The get_biz_token request, in the order its errors are reported.
+
+    signature fields -> who is calling (403) -> may they call now (403) -> an in-flight slot
+    (403) -> the parameters (400) -> permission for the mode asked (403) -> the images (400)
+    -> quota (403) and issue.
+    """
+    try:
+        sign = signature_fields(form)
+        app = api_app_authenticate(sign=sign)
+        api_app_authorize(app=app, client_ip=client_ip)
+        with concurrency_slot(app=app):
+            params = biz_token_params_parse(form, set(files.keys()))
+            _permissions_check(app=app, params=params)
+            images = reference_images_check(params=params, files=files)
+            return biz_token_create(app=app, params=params, images=images,
+                                    request_id=request_id, client_ip=client_ip)
+    except AccessDenied as exc:
+        raise errors.authorization_error(exc.reason) from None
+    except ConcurrencyLimitExceeded:
+        raise errors.concurrency_limit_exceeded() from None
