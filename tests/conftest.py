@@ -1,0 +1,167 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apps.core.redis import redis_client
+from apps.tenants.services import api_app_create
+
+from .images import image_bytes
+from .vendor_client import vendor_sign
+
+REPO = Path(__file__).resolve().parent.parent
+GET_BIZ_TOKEN = "/faceid/v3/sdk/get_biz_token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_keys_of_this_run_are_removed() -> Iterator[None]:
+    yield
+    client = redis_client()
+    for key in client.scan_iter(match=settings.REDIS_KEY_PREFIX + "*", count=1000):
+        client.delete(key)
+
+
+@dataclass
+class Tenant:
+    """A named test persona: an app with its clear credentials."""
+
+    app: object
+    api_key: str
+    api_secret: str
+
+    def sign(self, **kwargs) -> str:
+        return vendor_sign(self.api_key, self.api_secret, **kwargs)
+
+
+@pytest.fixture
+def make_tenant(db):
+    counter = {"n": 0}
+
+    def make(**options) -> Tenant:
+        counter["n"] += 1
+        options.setdefault("name", f"tenant-{counter['n']}-{time.monotonic_ns()}")
+        app, secret = api_app_create(**options)
+        return Tenant(app=app, api_key=app.api_key, api_secret=secret)
+
+    return make
+
+
+@pytest.fixture
+def acme(make_tenant) -> Tenant:
+    """An ordinary bank customer: may verify, no KYC, no limits."""
+    return make_tenant(name="acme-bank")
+
+
+def still_form(tenant: Tenant, **overrides) -> dict:
+    """A valid comparison_type=0 still request; pass None to drop a field."""
+    form = {
+        "sign": tenant.sign(),
+        "sign_version": "hmac_sha1",
+        "liveness_type": "still",
+        "comparison_type": "0",
+        "uuid": "user-42",
+        "image_ref1": ("ref1.jpg", image_bytes("JPEG"), "image/jpeg"),
+    }
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def split_form(form: dict) -> tuple[dict, dict]:
+    """(data, files) for httpx: tuples are files, the rest are text fields."""
+    data = {k: v for k, v in form.items() if not isinstance(v, tuple)}
+    files = {k: v for k, v in form.items() if isinstance(v, tuple)}
+    return data, files
+
+
+@pytest.fixture
+def post_form(client):
+    """Posts a form (dict with (name, bytes, type) tuples for files) through Django's client."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def post(form: dict, path: str = GET_BIZ_TOKEN, **extra):
+        payload = {k: (SimpleUploadedFile(v[0], v[1], content_type=v[2])
+                       if isinstance(v, tuple) else v) for k, v in form.items()}
+        return client.post(path, payload, **extra)
+
+    return post
+
+
+def _server_env(extra: dict | None = None) -> dict:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DB_CONN_MAX_AGE": "0",
+        "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def start_gunicorn(transactional_db):
+    """Starts real gunicorn processes on the test database; stops them after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(workers: int = 2, env: dict | None = None) -> Server:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "liveness_project.wsgi:application",
+             "-c", str(REPO / "liveness_project" / "gunicorn_conf.py"),
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            cwd=REPO, env=_server_env(env),
+        )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            assert process.poll() is None, "gunicorn exited"
+            try:
+                return httpx.get(url + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 30, "gunicorn to answer /healthz")
+        return Server(url=url, process=process)
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

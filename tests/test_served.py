@@ -1,0 +1,105 @@
+"""get_biz_token served by real gunicorn processes: concurrency and a Redis outage."""
+
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from apps.faceid.models import BizTokenRecord
+
+from .conftest import GET_BIZ_TOKEN, free_port, split_form, still_form, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_200_concurrent_calls_give_200_distinct_tokens(acme, start_gunicorn, settings):
+    server = start_gunicorn(workers=4)
+    sign = acme.sign(valid_for=600)
+
+    def call(i: int):
+        data, files = split_form(still_form(acme, sign=sign, biz_no=f"order-{i}"))
+        with server.client() as http:
+            return http.post(GET_BIZ_TOKEN, data=data, files=files)
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        responses = list(pool.map(call, range(200)))
+
+    assert [r.status_code for r in responses] == [200] * 200
+    tokens = [r.json()["biz_token"] for r in responses]
+    assert len(set(tokens)) == 200
+    records = BizTokenRecord.objects.filter(app=acme.app)
+    assert set(records.values_list("biz_token", flat=True)) == set(tokens)
+    assert sorted(records.values_list("biz_no", flat=True)) == sorted(f"order-{i}"
+                                                                       for i in range(200))
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    prefix = settings.REDIS_KEY_PREFIX + "session:"
+    assert all(client.ttl(prefix + t) > 3500 for t in tokens)
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own, so stopping it touches nobody else."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed for this test"
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    processes = []
+
+    def start():
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
+                                    "--save", "", "--appendonly", "no"],
+                                   stdout=subprocess.DEVNULL)
+        processes.append(process)
+        wait_until(lambda: _answers(url), 10, "private redis to answer")
+
+    def stop():
+        processes[-1].terminate()
+        processes[-1].wait(timeout=10)
+
+    start()
+    yield type("PrivateRedis", (), {"url": url, "start": staticmethod(start),
+                                    "stop": staticmethod(stop)})
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=0.3).ping()
+    except redis.RedisError:
+        return False
+
+
+def test_redis_outage_fails_cleanly_and_recovers_without_restart(acme, start_gunicorn,
+                                                                 private_redis):
+    server = start_gunicorn(workers=1, env={"REDIS_URL": private_redis.url})
+    sign = acme.sign(valid_for=600)
+
+    def issue():
+        data, files = split_form(still_form(acme, sign=sign))
+        return http.post(GET_BIZ_TOKEN, data=data, files=files)
+
+    with server.client() as http:
+        assert http.get("/readyz").status_code == 200
+        assert issue().status_code == 200
+
+        private_redis.stop()
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": "ok", "redis": "error: ConnectionError"}
+        down = issue()
+        assert down.status_code == 500
+        body = down.json()
+        assert set(body) == {"request_id", "time_used", "error"}
+        assert body["error"] == "INTERNAL_ERROR"
+        assert down.elapsed.total_seconds() < 5
+
+        private_redis.start()
+        assert http.get("/readyz").status_code == 200
+        back = issue()
+        assert back.status_code == 200, back.text
+        assert server.process.poll() is None  # the same processes, never restarted
+    assert BizTokenRecord.objects.filter(app=acme.app).count() == 2
