@@ -1,0 +1,146 @@
+"""Shared pieces of the bench scripts: a bench database, a gunicorn to load, a load generator.
+
+The load generator is a small asyncio HTTP/1.1 client (one connection per request, as the sync
+gunicorn workers close after each answer). It runs on the same 2-core machine as the server,
+so the figures are what one box does with its client included.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL",
+                                       "postgres://postgres@127.0.0.1:5432/liveness_bench"),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_KEY_PREFIX": "bench:",
+        "SECRET_KEY": "bench-secret-key-" + "b" * 40,
+        "LOG_LEVEL": "WARNING",
+        "CELERY_QUEUE": "bench",
+    }
+    env.update(extra)
+    return env
+
+
+def ensure_database(env: dict[str, str]) -> None:
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
+                   capture_output=True)
+    manage(env, "migrate", "--noinput")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "liveness_project.wsgi:application",
+             "-c", str(REPO / "liveness_project" / "gunicorn_conf.py"),
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
+            cwd=REPO, env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    boundary = "benchboundary7MA4YWxkTrZu0gW"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    for name, (filename, data, content_type) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                     f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                     + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+async def _one(port: int, request: bytes) -> tuple[float, int]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    status = int(response[9:12]) if response[:5] == b"HTTP/" else 0
+    return time.perf_counter() - started, status
+
+
+async def _load(port: int, request: bytes, concurrency: int, duration: float) -> list:
+    results: list[tuple[float, int]] = []
+    stop_at = time.perf_counter() + duration
+
+    async def user():
+        while time.perf_counter() < stop_at:
+            results.append(await _one(port, request))
+
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    return results
+
+
+def http_post(path: str, body: bytes, content_type: str) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+def run_load(port: int, request: bytes, *, concurrency: int, duration: float,
+             warmup: float = 2.0) -> dict:
+    asyncio.run(_load(port, request, concurrency, warmup))
+    started = time.perf_counter()
+    results = asyncio.run(_load(port, request, concurrency, duration))
+    elapsed = time.perf_counter() - started
+    latencies = sorted(r[0] for r in results)
+    statuses: dict[str, int] = {}
+    for _, status in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(results),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(results) / elapsed, 1),
+        "p50_ms": round(quantiles[49] * 1000, 2),
+        "p99_ms": round(quantiles[98] * 1000, 2),
+        "statuses": statuses,
+        "concurrency": concurrency,
+    }
+
+
+def write_result(name: str, figures: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures))

@@ -1,0 +1,90 @@
+"""get_biz_token under gunicorn on this machine: requests/s and p50/p99 latency.
+
+    .venv/bin/python bench/biz_token.py [--workers 2 4] [--concurrency 4 16] [--seconds 10]
+
+Real PostgreSQL (database liveness_bench) and Redis (keys prefixed bench:), a still session
+with one 320x240 JPEG reference, one multi-use signature. Prints one line per configuration
+and the figures as one JSON line last; writes bench/results/biz_token.json.
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _harness import (  # noqa: E402
+    Gunicorn,
+    bench_env,
+    ensure_database,
+    http_post,
+    manage,
+    multipart,
+    run_load,
+    write_result,
+)
+
+
+def reference_jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (180, 140, 120)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+
+    env = bench_env()
+    ensure_database(env)
+    credentials = json.loads(manage(env, "create_api_app", "--name", f"bench-{time.time_ns()}"))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+    from apps.tenants.signatures import sign_make
+
+    now = int(time.time())
+    sign = sign_make(credentials["api_key"], credentials["api_secret"], expire_time=now + 3600,
+                     current_time=now, random="1234567890")
+    body, content_type = multipart(
+        {"sign": sign, "sign_version": "hmac_sha1", "liveness_type": "still",
+         "comparison_type": "0", "uuid": "bench-user"},
+        {"image_ref1": ("ref.jpg", reference_jpeg(), "image/jpeg")},
+    )
+    request = http_post("/faceid/v3/sdk/get_biz_token", body, content_type)
+
+    runs = []
+    for workers in args.workers:
+        server = Gunicorn(env, workers)
+        try:
+            for concurrency in args.concurrency:
+                figures = run_load(server.port, request, concurrency=concurrency,
+                                   duration=args.seconds)
+                figures["gunicorn_workers"] = workers
+                runs.append(figures)
+                print(f"workers={workers} concurrency={concurrency}: "
+                      f"{figures['requests_per_s']} req/s  p50 {figures['p50_ms']} ms  "
+                      f"p99 {figures['p99_ms']} ms  statuses {figures['statuses']}", flush=True)
+        finally:
+            server.stop()
+
+    best = max(runs, key=lambda r: r["requests_per_s"])
+    write_result("biz_token", {
+        "bench": "biz_token",
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        "request_bytes": len(request),
+        "best": {k: best[k] for k in ("gunicorn_workers", "concurrency", "requests_per_s",
+                                      "p50_ms", "p99_ms")},
+        "runs": runs,
+    })
+
+
+if __name__ == "__main__":
+    main()
