@@ -36,10 +36,22 @@ def bench_env(**extra: str) -> dict[str, str]:
 
 
 def ensure_database(env: dict[str, str]) -> None:
+    """A migrated, empty bench database and no bench keys in Redis, so runs are comparable."""
     name = env["DATABASE_URL"].rsplit("/", 1)[1]
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
                    capture_output=True)
     manage(env, "migrate", "--noinput")
+    manage(env, "flush", "--noinput")
+    redis_keys_remove(env)
+
+
+def redis_keys_remove(env: dict[str, str]) -> None:
+    """Removes every key the bench wrote (its sessions would otherwise live an hour)."""
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    for key in client.scan_iter(match=env["REDIS_KEY_PREFIX"] + "*", count=1000):
+        client.delete(key)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -70,6 +82,21 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not start")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers so far (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids = [self.process.pid] + [
+            int(p) for p in subprocess.run(["pgrep", "-P", str(self.process.pid)],
+                                           capture_output=True, text=True).stdout.split()]
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
 
     def stop(self) -> None:
         self.process.terminate()
@@ -119,8 +146,10 @@ def http_post(path: str, body: bytes, content_type: str) -> bytes:
 
 
 def run_load(port: int, request: bytes, *, concurrency: int, duration: float,
-             warmup: float = 2.0) -> dict:
+             warmup: float = 2.0, on_measure_start=None) -> dict:
     asyncio.run(_load(port, request, concurrency, warmup))
+    if on_measure_start is not None:
+        on_measure_start()
     started = time.perf_counter()
     results = asyncio.run(_load(port, request, concurrency, duration))
     elapsed = time.perf_counter() - started

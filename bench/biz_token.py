@@ -24,6 +24,7 @@ from _harness import (  # noqa: E402
     http_post,
     manage,
     multipart,
+    redis_keys_remove,
     run_load,
     write_result,
 )
@@ -65,23 +66,30 @@ def main() -> None:
         server = Gunicorn(env, workers)
         try:
             for concurrency in args.concurrency:
+                cpu = {}
                 figures = run_load(server.port, request, concurrency=concurrency,
-                                   duration=args.seconds)
+                                   duration=args.seconds,
+                                   on_measure_start=lambda cpu=cpu, server=server: cpu.update(
+                                       start=server.cpu_seconds()))
+                figures["server_cpu_ms_per_request"] = round(
+                    (server.cpu_seconds() - cpu["start"]) * 1000 / figures["requests"], 2)
                 figures["gunicorn_workers"] = workers
                 runs.append(figures)
                 print(f"workers={workers} concurrency={concurrency}: "
                       f"{figures['requests_per_s']} req/s  p50 {figures['p50_ms']} ms  "
-                      f"p99 {figures['p99_ms']} ms  statuses {figures['statuses']}", flush=True)
+                      f"p99 {figures['p99_ms']} ms  server CPU {figures['server_cpu_ms_per_request']} ms/req  "
+                      f"statuses {figures['statuses']}", flush=True)
         finally:
             server.stop()
 
+    redis_keys_remove(env)
     best = max(runs, key=lambda r: r["requests_per_s"])
     write_result("biz_token", {
         "bench": "biz_token",
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
         "request_bytes": len(request),
         "best": {k: best[k] for k in ("gunicorn_workers", "concurrency", "requests_per_s",
-                                      "p50_ms", "p99_ms")},
+                                      "p50_ms", "p99_ms", "server_cpu_ms_per_request")},
         "runs": runs,
     })
 

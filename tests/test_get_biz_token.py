@@ -324,3 +324,20 @@ def test_more_fields_than_allowed_is_a_bad_form_not_a_crash(acme, post_form, set
     response = post_form(form)
     assert response.status_code == 400
     assert error_of(response) == "BAD_ARGUMENTS: form-data"
+
+
+def test_50_concurrent_consumers_get_a_session_exactly_once(acme, post_form):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    token = post_form(still_form(acme)).json()["biz_token"]
+    start = Barrier(50)
+
+    def consume(_):
+        start.wait()
+        return session_consume(biz_token=token)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(consume, range(50)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1 and winners[0].images["image_ref1"][:2] == b"\xff\xd8"
