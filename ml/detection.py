@@ -1,0 +1,139 @@
+"""Face detection with facenet-pytorch's MTCNN: boxes, scores and 5 landmarks.
+
+Faces come back largest first. MTCNN runs on a copy of the image scaled to at most
+DETECT_MAX_SIDE pixels (it is far slower on large photos and finds the same faces); boxes
+and landmarks are scaled back to the full image.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .device import torch_device
+from .image import rotate_ccw
+from .weights import weight_path
+
+DETECT_MAX_SIDE = 1024
+# MTCNN's last stage gives every candidate a probability; below this we do not call it a face.
+# On the offline photos real faces scored 0.975-1.00 and false positives 0.815-0.933 (a thin
+# margin: a second detector to confirm candidates is the planned remedy, docs/MODELS.md).
+FACE_SCORE_MIN = 0.95
+# Smallest face MTCNN looks for, in pixels of the (downscaled) detection image. Faces this
+# small are useless for comparison (a 23 px false positive was seen at 20 px), and 40 px
+# skips the costliest pyramid scales (detection ~35 % faster at 640x480).
+MIN_FACE_SIZE = 40
+ORIENTATIONS = (0, 90, 180, 270)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face in image pixels. Landmarks: left eye, right eye, nose, mouth left, mouth right
+    (left/right as seen in the image)."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    @property
+    def inter_ocular(self) -> float:
+        (lx, ly), (rx, ry) = self.landmarks[0], self.landmarks[1]
+        return float(np.hypot(rx - lx, ry - ly))
+
+    def as_dict(self) -> dict:
+        return {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4),
+                "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks]}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Faces found, and the counter-clockwise rotation of the image they were found in."""
+
+    faces: list[Face]
+    rotation: int
+    image: np.ndarray = field(repr=False)
+
+    @property
+    def largest(self) -> Face | None:
+        return self.faces[0] if self.faces else None
+
+
+class FaceDetector:
+    def __init__(self, *, score_min: float = FACE_SCORE_MIN, min_face_size: int = MIN_FACE_SIZE):
+        from facenet_pytorch import MTCNN
+
+        for name in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"):
+            weight_path(name)  # verified before MTCNN loads the same files
+        self.score_min = score_min
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=torch_device())
+        self._mtcnn.eval()
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        import torch
+        from PIL import Image
+
+        height, width = rgb.shape[:2]
+        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+        image = Image.fromarray(rgb)
+        if scale < 1.0:
+            image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))),
+                                 Image.BILINEAR)
+        with torch.inference_mode():
+            boxes, probs, points = self._mtcnn.detect(image, landmarks=True)
+        if boxes is None:
+            return []
+        faces = []
+        for box, prob, pts in zip(boxes, probs, points, strict=True):
+            if prob is None or float(prob) < self.score_min:
+                continue
+            box = np.asarray(box, dtype=float) / scale
+            pts = np.asarray(pts, dtype=float) / scale
+            faces.append(Face(box=tuple(float(v) for v in box), score=float(prob),
+                              landmarks=tuple((float(x), float(y)) for x, y in pts)))
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def detect_oriented(self, rgb: np.ndarray, *, multi_oriented: bool) -> Detection:
+        """Detects upright; with multi_oriented and no upright face, tries 90/180/270 degrees
+        and keeps the rotation whose best face scores highest. All three are tried because
+        MTCNN sometimes accepts an upside-down face (seen at 0.94) before the right turn
+        (~1.00) is reached."""
+        faces = self.detect(rgb)
+        if faces or not multi_oriented:
+            return Detection(faces=faces, rotation=0, image=rgb)
+        best = Detection(faces=[], rotation=0, image=rgb)
+        for rotation in ORIENTATIONS[1:]:
+            image = rotate_ccw(rgb, rotation)
+            faces = self.detect(image)
+            if faces and (not best.faces or max(f.score for f in faces) >
+                          max(f.score for f in best.faces)):
+                best = Detection(faces=faces, rotation=rotation, image=image)
+        return best
+
+
+# The 5-point template of 112 x 112 aligned face crops used by ArcFace-family models (SFace).
+ALIGN_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                               [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+
+
+def aligned_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
+    """The face warped by a similarity transform so its landmarks meet the template."""
+    import cv2
+
+    source = np.asarray(face.landmarks, dtype=np.float32)
+    target = ALIGN_TEMPLATE_112 * (size / 112.0)
+    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+    if matrix is None:
+        raise ValueError("landmarks do not define a similarity transform")
+    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)

@@ -1,0 +1,13 @@
+import os
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def torch_device():
+    """CUDA when present (or ML_DEVICE names one), else the CPU."""
+    import torch
+
+    wanted = os.environ.get("ML_DEVICE")
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,70 @@
+"""One perception pipeline per process: detector + quality + embedder, built on first use."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .detection import Detection, Face, FaceDetector
+from .embedding import SFaceEmbedder
+from .quality import Quality, face_quality
+from .similarity import Comparison, comparison_of
+
+
+@dataclass(frozen=True)
+class AnalyzedFace:
+    face: Face
+    quality: Quality
+    embedding: np.ndarray | None = None
+
+    def as_dict(self) -> dict:
+        return {**self.face.as_dict(), "quality": self.quality.as_dict()}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    detection: Detection
+    faces: list[AnalyzedFace]
+
+    @property
+    def largest(self) -> AnalyzedFace | None:
+        return self.faces[0] if self.faces else None
+
+    def as_dict(self) -> dict:
+        return {"rotation": self.detection.rotation,
+                "image_size": list(self.detection.image.shape[1::-1]),
+                "faces": [f.as_dict() for f in self.faces]}
+
+
+class Perception:
+    def __init__(self, embedder=None):
+        self.detector = FaceDetector()
+        self.embedder = embedder if embedder is not None else SFaceEmbedder()
+
+    def analyze(self, rgb: np.ndarray, *, multi_oriented: bool = False,
+                embeddings: bool = False) -> Analysis:
+        detection = self.detector.detect_oriented(rgb, multi_oriented=multi_oriented)
+        image = detection.image
+        faces = [
+            AnalyzedFace(face=face, quality=face_quality(image, face),
+                         embedding=self.embedder.embed(image, face) if embeddings else None)
+            for face in detection.faces
+        ]
+        return Analysis(detection=detection, faces=faces)
+
+    def compare(self, rgb_a: np.ndarray, rgb_b: np.ndarray, *,
+                multi_oriented: bool = False) -> Comparison | None:
+        """Compares the largest faces of two images; None when either has no face."""
+        vectors = []
+        for rgb in (rgb_a, rgb_b):
+            detection = self.detector.detect_oriented(rgb, multi_oriented=multi_oriented)
+            if detection.largest is None:
+                return None
+            vectors.append(self.embedder.embed(detection.image, detection.largest))
+        return comparison_of(vectors[0], vectors[1], model=self.embedder.name)
+
+
+@lru_cache(maxsize=1)
+def perception() -> Perception:
+    """The process's pipeline (workers warm it in worker_process_init)."""
+    return Perception()
