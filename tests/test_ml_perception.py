@@ -1,0 +1,212 @@
+"""ml/ on real photos: detection, orientation, quality, comparison, loaders, CLIs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ml.detection import FACE_SCORE_MIN
+from ml.image import load_rgb, rotate_ccw
+from ml.pipeline import perception
+from ml.similarity import thresholds_for
+from ml.weights import WEIGHT_FILES, WeightFile, WeightsError, resolve
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = REPO / "fixtures" / "photos"
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return perception()
+
+
+def photo(name: str) -> np.ndarray:
+    path = PHOTOS / name
+    assert path.is_file(), f"{path} is missing: run `make setup` (fixtures/fetch_photos.py)"
+    return load_rgb(path)
+
+
+def test_ml_imports_without_django():
+    code = ("import sys, ml, ml.pipeline, ml.analyze, ml.compare, ml.calibrate, ml.weights;"
+            "print('django' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_every_face_of_the_six_person_photo_is_found(pipeline):
+    analysis = pipeline.analyze(photo("t1.jpg"))
+    assert len(analysis.faces) == 6
+    for analysed in analysis.faces:
+        face = analysed.face
+        assert face.score >= FACE_SCORE_MIN and len(face.landmarks) == 5
+        x1, y1, x2, y2 = face.box
+        assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in face.landmarks)
+    areas = [f.face.area for f in analysis.faces]
+    assert areas == sorted(areas, reverse=True)  # largest first
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "obama2.jpg", "biden.jpg", "Tom_Hanks_54745.png"])
+def test_single_person_photos_have_one_face(pipeline, name):
+    assert len(pipeline.analyze(photo(name)).faces) == 1
+
+
+@pytest.fixture(scope="module")
+def embeddings(pipeline):
+    found = {}
+    for name in ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "Tom_Hanks_54745.png"]:
+        found[name] = pipeline.analyze(photo(name), embeddings=True).largest.embedding
+    for index, face in enumerate(pipeline.analyze(photo("t1.jpg"), embeddings=True).faces):
+        found[f"t1#{index}"] = face.embedding
+    return found
+
+
+def test_same_man_scores_above_the_1e3_threshold(embeddings):
+    from ml.similarity import comparison_of
+
+    threshold = thresholds_for("sface")["1e-3"]
+    for a, b in [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"),
+                 ("obama2.jpg", "obama3.jpg")]:
+        result = comparison_of(embeddings[a], embeddings[b], model="sface")
+        assert result.confidence > threshold, (a, b, result)
+
+
+def test_different_people_score_below_the_1e3_threshold(embeddings):
+    from ml.similarity import comparison_of
+
+    threshold = thresholds_for("sface")["1e-3"]
+    people = ["obama.jpg", "biden.jpg", "Tom_Hanks_54745.png"] + [
+        k for k in embeddings if k.startswith("t1#")]
+    for i, a in enumerate(people):
+        for b in people[i + 1:]:
+            result = comparison_of(embeddings[a], embeddings[b], model="sface")
+            assert result.confidence < threshold, (a, b, result)
+
+
+def test_thresholds_grow_with_strictness():
+    values = [thresholds_for("sface")[k] for k in ("1e-3", "1e-4", "1e-5", "1e-6")]
+    assert values == sorted(values) and len(set(values)) == 4 and 0 < values[0] < 100
+
+
+@pytest.mark.parametrize("degrees", [90, 270])
+def test_rotated_photo_is_found_only_with_multi_oriented_detection(pipeline, degrees):
+    rotated = rotate_ccw(photo("obama.jpg"), degrees)
+    assert pipeline.analyze(rotated).faces == []
+    found = pipeline.analyze(rotated, multi_oriented=True)
+    assert len(found.faces) == 1
+    assert (degrees + found.detection.rotation) % 360 == 0  # turned back upright
+
+
+def test_blur_score_rises_with_gaussian_blur(pipeline):
+    rgb = photo("obama.jpg")
+    scores = [pipeline.analyze(rgb if s == 0 else cv2.GaussianBlur(rgb, (0, 0), s))
+              .largest.quality.blur for s in (0, 1, 2, 4, 8)]
+    assert all(a < b for a, b in zip(scores, scores[1:], strict=False)), scores
+
+
+def test_illumination_follows_brightness(pipeline):
+    rgb = photo("obama.jpg").astype(np.float32)
+    values = [pipeline.analyze(np.clip(rgb * gain, 0, 255).astype(np.uint8))
+              .largest.quality.illumination for gain in (0.4, 0.7, 1.0, 1.3)]
+    assert all(a < b for a, b in zip(values, values[1:], strict=False)), values
+
+
+def test_completeness_drops_when_the_frame_cuts_the_face(pipeline):
+    rgb = photo("obama.jpg")
+    x1, _, x2, _ = pipeline.analyze(rgb).largest.face.box
+    values = [pipeline.analyze(rgb).largest.quality.completeness]
+    for fraction in (0.1, 0.2, 0.3):  # the frame's left edge moves into the face
+        left = int(x1 + fraction * (x2 - x1))
+        values.append(pipeline.analyze(np.ascontiguousarray(rgb[:, left:]))
+                      .largest.quality.completeness)
+    assert values[0] == pytest.approx(1.0)
+    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+
+
+def test_quality_score_ranks_a_cut_face_below_a_whole_one(pipeline):
+    whole = pipeline.analyze(photo("obama.jpg")).largest.quality.score
+    cut = pipeline.analyze(photo("obama_partial_face.jpg")).largest.quality.score
+    assert 0 <= cut < 30 < whole <= 100
+
+
+def test_missing_weight_file_is_named_with_its_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_WEIGHTS_DIR", str(tmp_path))
+    ghost = WeightFile("ghost", "no_such_package_here", "models/ghost.onnx", "0" * 64, 1,
+                       "pip install ghost-weights==1.0", "MIT")
+    with pytest.raises(WeightsError, match=r"ghost\.onnx.*pip install ghost-weights==1\.0"):
+        resolve(ghost)
+
+
+def test_altered_weight_file_is_refused(monkeypatch, tmp_path):
+    sface = WEIGHT_FILES["sface"]
+    (tmp_path / Path(sface.relative_path).name).write_bytes(b"not the model")
+    monkeypatch.setenv("ML_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsError, match="not the expected sface weights"):
+        resolve(sface)
+
+
+def test_facenet_loader_reads_a_user_weight_file(tmp_path, pipeline):
+    import torch
+    from facenet_pytorch import InceptionResnetV1
+
+    from ml.embedding import FacenetEmbedder
+
+    torch.manual_seed(7)
+    path = tmp_path / "inception_resnet_v1.pt"
+    torch.save(InceptionResnetV1(pretrained=None, classify=False).eval().state_dict(), path)
+    rgb = photo("obama.jpg")
+    face = pipeline.analyze(rgb).largest.face
+    first, second = FacenetEmbedder(path), FacenetEmbedder(path)
+    vector = first.embed(rgb, face)
+    assert vector.shape == (512,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(vector, second.embed(rgb, face), atol=1e-5)  # the file, not chance
+
+    torch.save({"not": torch.zeros(1)}, tmp_path / "wrong.pt")
+    with pytest.raises(RuntimeError):
+        FacenetEmbedder(tmp_path / "wrong.pt")
+    with pytest.raises(FileNotFoundError):
+        FacenetEmbedder(tmp_path / "absent.pt")
+
+
+def _run_module(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_analyze_command_prints_every_face():
+    result = _run_module("ml.analyze", str(PHOTOS / "t1.jpg"))
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert len(output["faces"]) == 6 and output["rotation"] == 0
+    assert {"box", "score", "landmarks", "quality"} <= set(output["faces"][0])
+
+
+def test_analyze_command_multi_oriented(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(rotate_ccw(photo("obama2.jpg"), 90)).save(tmp_path / "sideways.jpg")
+    plain = json.loads(_run_module("ml.analyze", str(tmp_path / "sideways.jpg")).stdout)
+    turned = json.loads(_run_module("ml.analyze", str(tmp_path / "sideways.jpg"),
+                                    "--multi-oriented").stdout)
+    assert plain["faces"] == [] and len(turned["faces"]) == 1 and turned["rotation"] == 270
+
+
+def test_compare_command():
+    same = _run_module("ml.compare", str(PHOTOS / "obama.jpg"), str(PHOTOS / "obama3.jpg"))
+    other = _run_module("ml.compare", str(PHOTOS / "obama.jpg"), str(PHOTOS / "biden.jpg"))
+    same_out, other_out = json.loads(same.stdout), json.loads(other.stdout)
+    assert set(same_out) == {"confidence", "thresholds"}
+    assert same_out["confidence"] > same_out["thresholds"]["1e-3"]
+    assert other_out["confidence"] < other_out["thresholds"]["1e-3"]
+
+
+def test_commands_refuse_unreadable_images(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    assert _run_module("ml.analyze", str(tmp_path / "bad.jpg")).returncode == 2
+    assert _run_module("ml.compare", str(tmp_path / "bad.jpg"),
+                       str(PHOTOS / "obama.jpg")).returncode == 2
