@@ -1,0 +1,109 @@
+"""ml/ perception on the CPU: milliseconds per stage, batch throughput, peak memory.
+
+    .venv/bin/python bench/perception.py [--repeat 10]
+
+Frames are the offline photo obama.jpg letterboxed into 640x480 and 1920x1080 canvases (one
+face each), and t1.jpg (six faces). Stages: detection (MTCNN, including its downscale to
+1024 px), quality, embedding (SFace), and the whole analysis with embeddings. Peak memory is
+the process's high-water RSS (VmHWM) with every model loaded and used. Prints the figures as
+one JSON line last; writes bench/results/perception.json.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _harness import write_result  # noqa: E402
+
+from ml.image import load_rgb  # noqa: E402
+from ml.pipeline import perception  # noqa: E402
+from ml.quality import face_quality  # noqa: E402
+
+
+def rss_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def letterbox(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    scale = min(width / rgb.shape[1], height / rgb.shape[0])
+    resized = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 90, dtype=np.uint8)
+    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return canvas
+
+
+def timed(function, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    import torch
+
+    started = time.perf_counter()
+    pipeline = perception()
+    load_ms = round((time.perf_counter() - started) * 1000)
+    photos = REPO / "fixtures" / "photos"
+    face_photo = load_rgb(photos / "obama.jpg")
+    frames = {"640x480": letterbox(face_photo, 640, 480),
+              "1920x1080": letterbox(face_photo, 1920, 1080),
+              "t1 (1280x886, 6 faces)": load_rgb(photos / "t1.jpg")}
+    stages = {}
+    for label, frame in frames.items():
+        pipeline.analyze(frame, embeddings=True)  # warm
+        faces = pipeline.detector.detect(frame)
+        face = faces[0]
+        stages[label] = {
+            "faces": len(faces),
+            "detect_ms": timed(lambda f=frame: pipeline.detector.detect(f), args.repeat),
+            "quality_ms_per_face": timed(lambda f=frame, x=face: face_quality(f, x), args.repeat),
+            "embed_ms_per_face": timed(lambda f=frame, x=face: pipeline.embedder.embed(f, x),
+                                       args.repeat),
+            "analyze_all_faces_ms": timed(lambda f=frame: pipeline.analyze(f, embeddings=True),
+                                          args.repeat),
+        }
+        print(label, stages[label], flush=True)
+
+    batch = [frames["640x480"]] * 20
+    started = time.perf_counter()
+    for frame in batch:
+        pipeline.analyze(frame, embeddings=True)
+    throughput = round(len(batch) / (time.perf_counter() - started), 2)
+    write_result("perception", {
+        "bench": "perception",
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        "torch_threads": torch.get_num_threads(),
+        "device": "cpu",
+        "models_load_ms": load_ms,
+        "stages": stages,
+        "batch_640x480_images_per_s": throughput,
+        "peak_rss_mib": rss_mib("VmHWM"),
+    })
+
+
+if __name__ == "__main__":
+    main()
