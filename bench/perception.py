@@ -4,7 +4,8 @@
 
 Frames are the offline photo obama.jpg letterboxed into 640x480 and 1920x1080 canvases (one
 face each), and t1.jpg (six faces). Stages: detection (MTCNN, including its downscale to
-1024 px), quality, embedding (SFace), and the whole analysis with embeddings. Peak memory is
+1024 px), quality, embedding (SFace), attributes (age, gender, expression, glasses, face type), and
+the whole analysis with embeddings. Peak memory is
 the process's high-water RSS (VmHWM) with every model loaded and used. Prints the figures as
 one JSON line last; writes bench/results/perception.json.
 """
@@ -74,7 +75,7 @@ def main() -> None:
               "t1 (1280x886, 6 faces)": load_rgb(photos / "t1.jpg")}
     stages = {}
     for label, frame in frames.items():
-        pipeline.analyze(frame, embeddings=True)  # warm
+        pipeline.analyze(frame, embeddings=True, attributes=True)  # warm
         faces = pipeline.detector.detect(frame)
         face = faces[0]
         stages[label] = {
@@ -83,6 +84,8 @@ def main() -> None:
             "quality_ms_per_face": timed(lambda f=frame, x=face: face_quality(f, x), args.repeat),
             "embed_ms_per_face": timed(lambda f=frame, x=face: pipeline.embedder.embed(f, x),
                                        args.repeat),
+            "attributes_ms_per_face": timed(
+                lambda f=frame, x=face: pipeline.attribute_models.attributes(f, x), args.repeat),
             "analyze_all_faces_ms": timed(lambda f=frame: pipeline.analyze(f, embeddings=True),
                                           args.repeat),
         }
