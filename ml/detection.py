@@ -126,14 +126,23 @@ ALIGN_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252,
                                [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
 
 
-def aligned_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
-    """The face warped by a similarity transform so its landmarks meet the template."""
+def alignment_matrix(face: Face, size: int = 112, margin: int = 0) -> np.ndarray:
+    """The 2x3 similarity transform taking the face's landmarks onto the template (scaled to
+    `size`, shifted by `margin` pixels on every side)."""
     import cv2
 
     source = np.asarray(face.landmarks, dtype=np.float32)
-    target = ALIGN_TEMPLATE_112 * (size / 112.0)
+    target = ALIGN_TEMPLATE_112 * (size / 112.0) + margin
     matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
     if matrix is None:
         raise ValueError("landmarks do not define a similarity transform")
-    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)
+    return matrix
+
+
+def aligned_crop(rgb: np.ndarray, face: Face, size: int = 112, margin: int = 0) -> np.ndarray:
+    """The face warped so its landmarks meet the template; `margin` adds context around it."""
+    import cv2
+
+    matrix = alignment_matrix(face, size, margin)
+    return cv2.warpAffine(rgb, matrix, (size + 2 * margin, size + 2 * margin),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)

@@ -8,6 +8,7 @@ import numpy as np
 from .attributes import AttributeModels, Attributes
 from .detection import Detection, Face, FaceDetector
 from .embedding import SFaceEmbedder
+from .occlusion import occlusion_of
 from .quality import Quality, face_quality
 from .similarity import Comparison, comparison_of
 
@@ -18,9 +19,12 @@ class AnalyzedFace:
     quality: Quality
     embedding: np.ndarray | None = None
     attributes: Attributes | None = None
+    occlusion: dict[str, float] | None = None
 
     def as_dict(self) -> dict:
         out = {**self.face.as_dict(), "quality": self.quality.as_dict()}
+        if self.occlusion is not None:
+            out["quality"]["occlusion"] = self.occlusion
         if self.attributes is not None:
             out["attributes"] = self.attributes.as_dict()
         return out
@@ -61,6 +65,7 @@ class Perception:
                 quality=face_quality(image, face),
                 embedding=self.embedder.embed(image, face) if embeddings else None,
                 attributes=self.attribute_models.attributes(image, face) if attributes else None,
+                occlusion=occlusion_of(image, face) if attributes else None,
             )
             for face in detection.faces
         ]
