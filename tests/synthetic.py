@@ -44,3 +44,28 @@ def cartoonised(rgb: np.ndarray, colours: int = 6) -> np.ndarray:
     edges = cv2.adaptiveThreshold(cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7), 255,
                                   cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 2)
     return cv2.bitwise_and(flat, flat, mask=edges)
+
+
+# A surgical mask's outline in the 112 x 112 template (eyes at y~51, nose tip ~72, mouth ~92):
+# across the nose bridge, out to the cheeks, under the chin.
+MASK_OUTLINE_112 = np.array([(56, 58), (76, 60), (104, 64), (106, 90), (92, 112), (74, 126),
+                             (56, 130), (38, 126), (20, 112), (6, 90), (8, 64), (36, 60)],
+                            dtype=np.float32)
+
+
+def with_mask(rgb: np.ndarray, face: Face, texture: np.ndarray) -> np.ndarray:
+    """A surgical-mask texture pasted over the lower face (template outline mapped back)."""
+    from ml.detection import alignment_matrix
+
+    inverse = cv2.invertAffineTransform(alignment_matrix(face))
+    outline = cv2.transform(MASK_OUTLINE_112[None], inverse)[0].astype(np.int32)
+    x, y, w, h = cv2.boundingRect(outline)
+    out = rgb.copy()
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, rgb.shape[1]), min(y + h, rgb.shape[0])
+    patch = cv2.resize(texture, (w, h))[y0 - y:y1 - y, x0 - x:x1 - x]
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [outline], 1)
+    region = mask[y0:y1, x0:x1].astype(bool)
+    out[y0:y1, x0:x1][region] = patch[region]
+    return out
