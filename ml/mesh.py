@@ -1,0 +1,49 @@
+"""Dense landmarks (MediaPipe FaceMesh, 478 points) for a detected face.
+
+FaceMesh's own detector only finds large, near faces, so it runs on a square crop around the
+MTCNN face (the box grown to 1.7x, scaled to 256 px); points come back in image pixels.
+"""
+
+from functools import cached_property
+
+import numpy as np
+
+from .detection import Face
+from .weights import weight_path
+
+CROP_SIZE = 256
+CROP_GROW = 1.7
+
+
+class FaceMesher:
+    def __init__(self):
+        weight_path("facemesh")  # verified before mediapipe loads its own copy
+
+    @cached_property
+    def _mesh(self):
+        from mediapipe.python.solutions import face_mesh
+
+        return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                  refine_landmarks=True, min_detection_confidence=0.3)
+
+    def landmarks(self, rgb: np.ndarray, face: Face) -> np.ndarray | None:
+        """(478, 3) points: x, y in image pixels, z in the same scale; None if not found."""
+        import cv2
+
+        x1, y1, x2, y2 = face.box
+        side = max(x2 - x1, y2 - y1) * CROP_GROW
+        scale = CROP_SIZE / side
+        shift_x = CROP_SIZE / 2 - (x1 + x2) / 2 * scale
+        shift_y = CROP_SIZE / 2 - (y1 + y2) / 2 * scale
+        matrix = np.array([[scale, 0, shift_x], [0, scale, shift_y]], dtype=np.float32)
+        crop = cv2.warpAffine(rgb, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        points = np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark],
+                          dtype=np.float32) * CROP_SIZE
+        points[:, 0] = (points[:, 0] - shift_x) / scale
+        points[:, 1] = (points[:, 1] - shift_y) / scale
+        points[:, 2] /= scale
+        return points
