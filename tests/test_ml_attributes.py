@@ -77,3 +77,24 @@ def test_cartoonised_faces_are_cartoons(pipeline, name):
     faces = pipeline.analyze(cartoon, attributes=True).faces
     assert faces, "the detector should still find the cartoonised faces"
     assert all(f.attributes.face_type.type == "cartoon" for f in faces)
+
+
+def test_every_face_gets_a_shape(analysed):
+    shapes = {key: face.attributes.face_shape for key, face in analysed.items()}
+    assert all(s is not None and s.type in {"square", "triangle", "oval", "heart", "round"}
+               and 0.5 <= s.probability <= 1.0 for s in shapes.values()), shapes
+
+
+def _shape(pipeline, rgb):
+    return pipeline.analyze(rgb, attributes=True).largest.attributes.face_shape.type
+
+
+def test_face_shape_follows_the_geometry(pipeline):
+    import cv2
+
+    short = load_rgb(PHOTOS / "obama3.jpg")      # a short face: round
+    long = load_rgb(PHOTOS / "obama2.jpg")       # a long face: oval
+    assert _shape(pipeline, short) in {"round", "square"}
+    assert _shape(pipeline, cv2.resize(short, None, fx=1.0, fy=1.3)) == "oval"
+    assert _shape(pipeline, long) == "oval"
+    assert _shape(pipeline, cv2.resize(long, None, fx=1.3, fy=1.0)) in {"round", "square"}
