@@ -1,11 +1,29 @@
 """The Celery application: `celery -A liveness_project worker`."""
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveness_project.settings")
 
 app = Celery("liveness_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def warm_models(**_kwargs) -> None:
+    """Loads every model once in each worker process, before its first task (after the fork,
+    so nothing touches CUDA in the parent). ML_WARM_WORKERS=0 skips it (the models then load
+    on first use). The web process never runs this: it imports no model code."""
+    if os.environ.get("ML_WARM_WORKERS", "1") == "0":
+        return
+    from ml.pipeline import perception
+
+    pipeline = perception()
+    pipeline.attribute_models  # noqa: B018 - loads the attribute models too
+    logger.info("models loaded in worker process %s", os.getpid())
