@@ -8,11 +8,16 @@ face each), and t1.jpg (six faces). Stages: detection (MTCNN, including its down
 the whole analysis with embeddings. Peak memory is
 the process's high-water RSS (VmHWM) with every model loaded and used. Prints the figures as
 one JSON line last; writes bench/results/perception.json.
+
+It also starts a real Celery worker (one pool process, `ML_WARM_WORKERS=1`, on the local Redis)
+and reads that pool process's memory once its models are loaded: the figure a deployment
+plans with.
 """
 
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -48,6 +53,37 @@ def letterbox(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
     canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
     return canvas
+
+
+def worker_memory_mib() -> dict:
+    """RSS and peak RSS of a Celery pool process after it has loaded every model."""
+    import subprocess
+
+    from _harness import bench_env
+
+    env = bench_env(ML_WARM_WORKERS="1", CELERY_QUEUE="bench-perception")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "liveness_project", "worker",
+         "--concurrency=1", "--loglevel=INFO", "--hostname=bench-perception@%h"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        for line in worker.stdout:
+            found = re.search(r"models loaded in worker process (\d+)", line)
+            if found:
+                pid = int(found.group(1))
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not load its models in time")
+        else:
+            raise RuntimeError("the worker exited before loading its models")
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status
+                  if line.startswith(("VmRSS", "VmHWM"))}
+        return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 def timed(function, repeat: int) -> float:
@@ -105,6 +141,7 @@ def main() -> None:
         "stages": stages,
         "batch_640x480_images_per_s": throughput,
         "peak_rss_mib": rss_mib("VmHWM"),
+        "celery_worker_process_with_models": worker_memory_mib(),
     })
 
 
