@@ -1,0 +1,69 @@
+"""Liveness analysers on the CPU: milliseconds for a 30-frame clip.
+
+    .venv/bin/python bench/liveness.py [--repeat 10]
+
+Today: the flash analyser (face found on the first frame by MTCNN, then colour signal,
+cross-correlation over lags, per-segment agreement) on a simulated 30-frame, 640 px clip of
+biden.jpg. The action analyser and the passive anti-spoofing model join this script when they
+exist. Prints one JSON line last; writes bench/results/liveness.json.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _harness import write_result  # noqa: E402
+
+from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
+from ml.image import load_rgb  # noqa: E402
+from ml.pipeline import perception  # noqa: E402
+from ml.simulator.flash import render_flash_clip  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    detector = perception().detector
+    rgb = load_rgb(REPO / "fixtures" / "photos" / "biden.jpg")
+    box = detector.detect(rgb)[0].box
+    challenge = flash_challenge_new(np.random.default_rng(1), count=4, min_ms=450, max_ms=450)
+    started = time.perf_counter()
+    frames, times, frame_box = render_flash_clip(rgb, box, challenge, scenario="live", seed=1)
+    render_ms_per_frame = (time.perf_counter() - started) * 1000 / len(frames)
+    frames, times = frames[:30], times[:30]
+    analyse_flash(frames, times, challenge, detector=detector)  # warm
+
+    def median_ms(function) -> float:
+        samples = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            function()
+            samples.append((time.perf_counter() - t) * 1000)
+        return round(statistics.median(samples), 1)
+
+    write_result("liveness", {
+        "bench": "liveness",
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        "clip": {"frames": len(frames), "size": list(frames[0].shape[1::-1]),
+                 "duration_ms": times[-1]},
+        "flash_analyser_ms": median_ms(lambda: analyse_flash(frames, times, challenge,
+                                                             detector=detector)),
+        "flash_analyser_signal_only_ms": median_ms(
+            lambda: analyse_flash(frames, times, challenge, box=frame_box)),
+        "simulator_ms_per_frame": round(render_ms_per_frame, 1),
+    })
+
+
+if __name__ == "__main__":
+    main()
