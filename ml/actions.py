@@ -1,0 +1,181 @@
+"""Action liveness (meglive): did the requested actions happen, in order, in time, on a head?
+
+Input: per frame, FaceMesh's 478 landmarks (x, y in pixels, z in the same scale) and a
+timestamp. From them:
+- eye aspect ratio (EAR, both eyes averaged): a blink is EAR falling below BLINK_DROP of the
+  clip's open-eye level and coming back;
+- mouth aspect ratio (MAR, inner lips' gap over mouth width): mouth_open is MAR above
+  MOUTH_OPEN_MAR;
+- head pose: the rigid rotation (Kabsch) that best aligns this frame's stable landmarks to the
+  first frame's gives yaw and pitch. turn_left / turn_right is yaw past TURN_DEGREES (the
+  person's own left/right), shake is both within one action window, nod is pitch down past
+  NOD_DEGREES and back.
+- planarity: a flat photo moved in front of the camera moves its landmarks by one homography;
+  a head does not. The RMS residual of a homography fitted between the first frame and each
+  later frame, over the inter-ocular distance, must reach PLANAR_RESIDUAL_MIN in frames where
+  the head has turned.
+
+verify_actions checks the challenge: each action must be seen after the previous one ended and
+within its timeout. Reasons: PASS, ACTION_ERROR (an action missing, or out of order),
+USER_TIMEOUT (seen, but later than its timeout), PLANAR_ATTACK (turns without depth),
+EYES_CLOSED (no open eye the whole clip).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIONS = ("blink", "mouth_open", "turn_left", "turn_right", "nod", "shake")
+
+# FaceMesh canonical indices.
+RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)   # corner, upper, upper, corner, lower, lower
+LEFT_EYE_EAR = (362, 385, 387, 263, 373, 380)
+MOUTH_INNER = (13, 14, 78, 308)                  # top, bottom, corner, corner
+EYE_CENTRES = ((33, 133), (362, 263))
+# Landmarks that move with the skull, not with the eyelids, lips or jaw.
+STABLE = (1, 4, 5, 6, 8, 9, 10, 33, 133, 151, 168, 197, 195, 234, 263, 362, 454, 127, 356,
+          70, 300, 105, 334, 107, 336, 98, 327)
+
+BLINK_DROP = 0.65          # EAR under 65 % of the open level counts as closed
+EYES_OPEN_EAR = 0.18       # no frame above this: the eyes were closed the whole clip
+MOUTH_OPEN_MAR = 0.35
+TURN_DEGREES = 15.0
+NOD_DEGREES = 10.0
+PLANAR_RESIDUAL_MIN = 0.035
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    action: str
+    start_ms: float
+    end_ms: float
+
+
+@dataclass(frozen=True)
+class ActionVerdict:
+    passed: bool
+    reason: str
+    events: tuple[ActionEvent, ...]
+    planarity: float  # median residual over turned frames (0 when the head never turned)
+
+
+def _distance(points: np.ndarray, a: int, b: int) -> float:
+    return float(np.linalg.norm(points[a, :2] - points[b, :2]))
+
+
+def eye_aspect_ratio(points: np.ndarray) -> float:
+    ratios = []
+    for c1, u1, u2, c2, l1, l2 in (RIGHT_EYE_EAR, LEFT_EYE_EAR):
+        width = max(_distance(points, c1, c2), 1e-6)
+        ratios.append((_distance(points, u1, l2) + _distance(points, u2, l1)) / (2 * width))
+    return float(np.mean(ratios))
+
+
+def mouth_aspect_ratio(points: np.ndarray) -> float:
+    top, bottom, left, right = MOUTH_INNER
+    return _distance(points, top, bottom) / max(_distance(points, left, right), 1e-6)
+
+
+def inter_ocular(points: np.ndarray) -> float:
+    centres = [points[list(pair), :2].mean(axis=0) for pair in EYE_CENTRES]
+    return float(np.linalg.norm(centres[0] - centres[1]))
+
+
+def head_angles(reference: np.ndarray, points: np.ndarray) -> tuple[float, float]:
+    """(yaw, pitch) in degrees of `points` relative to `reference`, from the rigid rotation
+    that aligns their stable landmarks (Kabsch). Yaw > 0: the person turned to their left."""
+    a = reference[list(STABLE)] - reference[list(STABLE)].mean(axis=0)
+    b = points[list(STABLE)] - points[list(STABLE)].mean(axis=0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(u @ vt))
+    rotation = (u @ np.diag([1.0, 1.0, d]) @ vt).T
+    # With image x to the right and z away from the camera, a turn to the person's left (nose
+    # toward the image's right) gives rotation[2, 0] > 0.
+    yaw = np.degrees(np.arcsin(np.clip(rotation[2, 0], -1, 1)))
+    pitch = np.degrees(np.arctan2(rotation[2, 1], rotation[2, 2]))
+    return float(yaw), float(pitch)
+
+
+def planar_residual(reference: np.ndarray, points: np.ndarray) -> float:
+    """RMS error of the best homography from reference to points, over the eye distance."""
+    import cv2
+
+    source = reference[:, :2].astype(np.float32)
+    target = points[:, :2].astype(np.float32)
+    matrix, _ = cv2.findHomography(source, target, 0)
+    if matrix is None:
+        return 0.0
+    projected = cv2.perspectiveTransform(source[None], matrix)[0]
+    rms = float(np.sqrt(((projected - target) ** 2).sum(axis=1).mean()))
+    return rms / max(inter_ocular(points), 1e-6)
+
+
+def _runs(flags: np.ndarray, times: np.ndarray) -> list[tuple[float, float]]:
+    runs, start = [], None
+    for flag, t in zip(flags, times, strict=True):
+        if flag and start is None:
+            start = t
+        elif not flag and start is not None:
+            runs.append((start, t))
+            start = None
+    if start is not None:
+        runs.append((start, times[-1]))
+    return runs
+
+
+def detect_events(landmarks: list[np.ndarray], times_ms: list[float]) -> list[ActionEvent]:
+    times = np.asarray(times_ms, dtype=float)
+    ear = np.array([eye_aspect_ratio(p) for p in landmarks])
+    mar = np.array([mouth_aspect_ratio(p) for p in landmarks])
+    angles = np.array([head_angles(landmarks[0], p) for p in landmarks])
+    open_level = float(np.percentile(ear, 90))
+    events = []
+    for start, end in _runs(ear < BLINK_DROP * open_level, times):
+        # a blink closes and reopens: a run that lasts to the end is eyes closed, not a blink
+        if end < times[-1]:
+            events.append(ActionEvent("blink", start, end))
+    events += [ActionEvent("mouth_open", s, e) for s, e in _runs(mar > MOUTH_OPEN_MAR, times)]
+    events += [ActionEvent("turn_left", s, e)
+               for s, e in _runs(angles[:, 0] > TURN_DEGREES, times)]
+    events += [ActionEvent("turn_right", s, e)
+               for s, e in _runs(angles[:, 0] < -TURN_DEGREES, times)]
+    events += [ActionEvent("nod", s, e) for s, e in _runs(angles[:, 1] > NOD_DEGREES, times)]
+    turns = sorted((e for e in events if e.action in {"turn_left", "turn_right"}),
+                   key=lambda e: e.start_ms)
+    for first, second in zip(turns, turns[1:], strict=False):
+        if first.action != second.action:
+            events.append(ActionEvent("shake", first.start_ms, second.end_ms))
+    return sorted(events, key=lambda e: e.start_ms)
+
+
+def verify_actions(landmarks: list[np.ndarray], times_ms: list[float], actions: list[str], *,
+                   timeout_ms: float, eyes_close_detection: bool = False) -> ActionVerdict:
+    """Judges a clip against its challenge: `actions` in order, each within `timeout_ms` of
+    the previous one's end (the first, of the clip's start)."""
+    unknown = set(actions) - set(ACTIONS)
+    if unknown:
+        raise ValueError(f"unknown actions {sorted(unknown)}")
+    events = tuple(detect_events(landmarks, times_ms))
+    angles = [head_angles(landmarks[0], p) for p in landmarks]
+    turned = [planar_residual(landmarks[0], p) for p, (yaw, pitch) in zip(landmarks, angles,
+                                                                           strict=True)
+              if abs(yaw) > TURN_DEGREES or abs(pitch) > NOD_DEGREES]
+    planarity = float(np.median(turned)) if turned else 0.0
+
+    def verdict(passed: bool, reason: str) -> ActionVerdict:
+        return ActionVerdict(passed, reason, events, round(planarity, 4))
+
+    if eyes_close_detection and max(eye_aspect_ratio(p) for p in landmarks) < EYES_OPEN_EAR:
+        return verdict(False, "EYES_CLOSED")
+    if turned and planarity < PLANAR_RESIDUAL_MIN:
+        return verdict(False, "PLANAR_ATTACK")
+    previous_end = float(times_ms[0])
+    for action in actions:
+        candidates = [e for e in events if e.action == action and e.start_ms >= previous_end]
+        if not candidates:
+            return verdict(False, "ACTION_ERROR")
+        event = candidates[0]
+        if event.start_ms - previous_end > timeout_ms:
+            return verdict(False, "USER_TIMEOUT")
+        previous_end = event.end_ms
+    return verdict(True, "PASS")
