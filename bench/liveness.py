@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/liveness.py [--repeat 10]
 
-Today: the flash analyser (face found on the first frame by MTCNN, then colour signal,
+The flash analyser (face found on the first frame by MTCNN, then colour signal,
 cross-correlation over lags, per-segment agreement) on a simulated 30-frame, 640 px clip of
-biden.jpg. The action analyser and the passive anti-spoofing model join this script when they
-exist. Prints one JSON line last; writes bench/results/liveness.json.
+biden.jpg; the action analyser on 30 frames of landmarks (blink, turn, mouth), and FaceMesh per
+frame (what a real clip adds: landmarks for 30 frames). The passive anti-spoofing model joins
+this script when it exists. Prints one JSON line last; writes bench/results/liveness.json.
 """
 
 import argparse
@@ -24,10 +25,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _harness import write_result  # noqa: E402
 
+from ml.actions import verify_actions  # noqa: E402
 from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
+from ml.mesh import FaceMesher  # noqa: E402
 from ml.pipeline import perception  # noqa: E402
 from ml.simulator.flash import render_flash_clip  # noqa: E402
+from ml.simulator.landmarks import landmark_clip  # noqa: E402
 
 
 def main() -> None:
@@ -52,6 +56,14 @@ def main() -> None:
             samples.append((time.perf_counter() - t) * 1000)
         return round(statistics.median(samples), 1)
 
+    face = detector.detect(rgb)[0]
+    mesher = FaceMesher()
+    base = mesher.landmarks(rgb, face)
+    script = [("blink", 200, 300), ("turn_left", 600, 800), ("mouth_open", 1500, 400)]
+    marks, mark_times = landmark_clip(base, script, duration_ms=2000, seed=1)
+    marks, mark_times = marks[:30], mark_times[:30]
+    actions = ["blink", "turn_left", "mouth_open"]
+
     write_result("liveness", {
         "bench": "liveness",
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -62,6 +74,9 @@ def main() -> None:
         "flash_analyser_signal_only_ms": median_ms(
             lambda: analyse_flash(frames, times, challenge, box=frame_box)),
         "simulator_ms_per_frame": round(render_ms_per_frame, 1),
+        "action_analyser_ms_30_frames_of_landmarks": median_ms(
+            lambda: verify_actions(marks, mark_times, actions, timeout_ms=10_000)),
+        "facemesh_ms_per_frame": median_ms(lambda: mesher.landmarks(rgb, face)),
     })
 
 
