@@ -6,7 +6,8 @@ The flash analyser (face found on the first frame by MTCNN, then colour signal,
 cross-correlation over lags, per-segment agreement) on a simulated 30-frame, 640 px clip of
 biden.jpg; the action analyser on 30 frames of landmarks (blink, turn, mouth), and FaceMesh per
 frame (what a real clip adds: landmarks for 30 frames). The passive anti-spoofing model joins
-this script when it exists. Prints one JSON line last; writes bench/results/liveness.json.
+this script when it exists. Also: the 2.5D head renderer per frame, and an action clip end to
+end (30 rendered frames: MTCNN on the first, FaceMesh on each, events, verdict). Prints one JSON line last; writes bench/results/liveness.json.
 """
 
 import argparse
@@ -25,12 +26,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _harness import write_result  # noqa: E402
 
-from ml.actions import verify_actions  # noqa: E402
+from ml.actions import analyse_action_clip, verify_actions  # noqa: E402
 from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
 from ml.mesh import FaceMesher  # noqa: E402
 from ml.pipeline import perception  # noqa: E402
 from ml.simulator.flash import render_flash_clip  # noqa: E402
+from ml.simulator.head import HeadModel, portrait_frame, render_action_clip  # noqa: E402
 from ml.simulator.landmarks import landmark_clip  # noqa: E402
 
 
@@ -64,6 +66,14 @@ def main() -> None:
     marks, mark_times = marks[:30], mark_times[:30]
     actions = ["blink", "turn_left", "mouth_open"]
 
+    portrait, _ = portrait_frame(rgb, face.box)
+    portrait_face = detector.detect(portrait)[0]
+    portrait_marks = mesher.landmarks(portrait, portrait_face)
+    head = HeadModel(portrait, portrait_marks)
+    clip, clip_times = render_action_clip(portrait, portrait_marks, script, duration_ms=2000,
+                                          seed=1)
+    clip, clip_times = clip[:30], clip_times[:30]
+
     write_result("liveness", {
         "bench": "liveness",
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -77,6 +87,11 @@ def main() -> None:
         "action_analyser_ms_30_frames_of_landmarks": median_ms(
             lambda: verify_actions(marks, mark_times, actions, timeout_ms=10_000)),
         "facemesh_ms_per_frame": median_ms(lambda: mesher.landmarks(rgb, face)),
+        "action_clip_end_to_end_ms_30_frames": median_ms(
+            lambda: analyse_action_clip(clip, clip_times, actions, timeout_ms=10_000,
+                                        detector=detector, mesher=mesher)),
+        "head_render_ms_per_frame": median_ms(lambda: head.render(yaw=20, close=0.5)),
+        "head_frame_size": list(portrait.shape[1::-1]),
     })
 
 
