@@ -18,7 +18,7 @@ timestamp. From them:
 verify_actions checks the challenge: each action must be seen after the previous one ended and
 within its timeout. Reasons: PASS, ACTION_ERROR (an action missing, or out of order),
 USER_TIMEOUT (seen, but later than its timeout), PLANAR_ATTACK (turns without depth),
-EYES_CLOSED (no open eye the whole clip).
+EYES_CLOSED (no open eye the whole clip); on images also UNDETECTED_FACE and REPLACED_FACE.
 """
 
 from dataclasses import dataclass
@@ -186,17 +186,20 @@ MIN_FRAMES_WITH_FACE = 0.7
 
 
 def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
-                        timeout_ms: float, eyes_close_detection: bool = False, detector=None,
-                        mesher=None) -> ActionVerdict:
+                        timeout_ms: float, eyes_close_detection: bool = False,
+                        face_replace_detection: bool = False, detector=None, mesher=None,
+                        embedder=None) -> ActionVerdict:
     """Images in, verdict out: the face is found on the first frame (MTCNN) and FaceMesh reads
     every frame around it; frames where it finds no face are left out. UNDETECTED_FACE when
-    it finds the face in under 70 % of the frames."""
-    if detector is None or mesher is None:
+    it finds the face in under 70 % of the frames; with face_replace_detection, REPLACED_FACE
+    when the person changes during the clip (ml/consistency.py)."""
+    if detector is None or mesher is None or (face_replace_detection and embedder is None):
         from .mesh import FaceMesher
         from .pipeline import perception
 
         detector = detector or perception().detector
         mesher = mesher or FaceMesher()
+        embedder = embedder or perception().embedder
     faces = detector.detect(frames[0])
     if not faces:
         return ActionVerdict(False, "UNDETECTED_FACE", (), 0.0)
@@ -208,5 +211,11 @@ def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions
             times.append(t)
     if len(landmarks) < MIN_FRAMES_WITH_FACE * len(frames):
         return ActionVerdict(False, "UNDETECTED_FACE", (), 0.0)
+    if face_replace_detection:
+        from .consistency import face_consistency
+
+        consistency = face_consistency(frames, detector=detector, embedder=embedder)
+        if not consistency.same_person:
+            return ActionVerdict(False, "REPLACED_FACE", (), 0.0)
     return verify_actions(landmarks, times, actions, timeout_ms=timeout_ms,
                           eyes_close_detection=eyes_close_detection)

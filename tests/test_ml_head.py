@@ -95,3 +95,27 @@ def test_a_clip_without_a_face_is_undetected(models):
     verdict = analyse_action_clip(frames, [i * 100.0 for i in range(5)], ["blink"],
                                   timeout_ms=1000, detector=detector, mesher=mesher)
     assert verdict.reason == "UNDETECTED_FACE" and not verdict.passed
+
+
+def test_a_face_swapped_mid_clip_is_a_replaced_face(subjects, models):
+    detector, mesher = models
+    frame, _, base = subjects["obama3.jpg"]
+    other_frame, _, other_base = subjects["biden.jpg"]
+    frames, times = render_action_clip(frame, base, FOLLOWED, duration_ms=2700, seed=304,
+                                       fps=10, swap_to=(other_frame, other_base),
+                                       swap_at_ms=1300)
+    verdict = analyse_action_clip(frames, times, CHALLENGE, timeout_ms=10_000,
+                                  face_replace_detection=True, detector=detector, mesher=mesher,
+                                  embedder=perception().embedder)
+    assert verdict.reason == "REPLACED_FACE", verdict
+
+
+@pytest.mark.parametrize("name", FACES)
+def test_the_same_person_throughout_passes_face_replace_detection(subjects, models, name):
+    from ml.consistency import face_consistency
+
+    detector, _ = models
+    frame, _, base = subjects[name]
+    frames, _ = render_action_clip(frame, base, FOLLOWED, duration_ms=2700, seed=305, fps=10)
+    result = face_consistency(frames, detector=detector, embedder=perception().embedder)
+    assert result.same_person and result.lowest_confidence > result.threshold, result

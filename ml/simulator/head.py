@@ -207,11 +207,14 @@ def portrait_frame(photo: np.ndarray, box: tuple[float, ...], width: int = 480
 
 
 def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duration_ms: float,
-                       seed: int, planar: bool = False, fps: float = 15.0
-                       ) -> tuple[list[np.ndarray], list[float]]:
+                       seed: int, planar: bool = False, fps: float = 15.0,
+                       swap_to: tuple[np.ndarray, np.ndarray] | None = None,
+                       swap_at_ms: float | None = None) -> tuple[list[np.ndarray], list[float]]:
     """Frames of a head (or, with planar, a printed photo: one rigid plane that cannot blink
     or open its mouth) performing `script` [(action, start_ms, duration_ms)], with camera
-    noise, exposure drift and hand shake. Same seed, same frames."""
+    noise, exposure drift and hand shake. With `swap_to` (another portrait frame and its
+    FaceMesh points), that person's head takes over from `swap_at_ms`: a face swapped
+    mid-clip. Same seed, same frames."""
     from .landmarks import _pose_and_face
 
     rng = np.random.default_rng(seed)
@@ -219,6 +222,7 @@ def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duratio
         points = np.asarray(points, dtype=np.float64).copy()
         points[:, 2] = points[:, 2].mean()
     head = HeadModel(photo, points)
+    other = HeadModel(*swap_to) if swap_to is not None else None
     if planar:
         head.vertices[:, 2] = head.vertices[:, 2].mean()
     drift_phase, shake = rng.uniform(0, 2 * np.pi), np.zeros(2)
@@ -227,7 +231,8 @@ def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duratio
         yaw, pitch, close, mouth = _pose_and_face(t, script)
         if planar:
             close = mouth = 0.0
-        frame = head.render(yaw, pitch, close, mouth).astype(np.float32)
+        actor = other if other is not None and t >= (swap_at_ms or 0.0) else head
+        frame = actor.render(yaw, pitch, close, mouth).astype(np.float32)
         frame *= 1.0 + 0.04 * np.sin(2 * np.pi * t / 3000.0 + drift_phase)
         frame += rng.normal(0.0, 2.0, frame.shape).astype(np.float32)
         shake = np.clip(shake + rng.normal(0, 0.6, 2), -3, 3)

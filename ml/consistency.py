@@ -1,0 +1,39 @@
+"""Face-replace detection: is the face the same person throughout a clip?
+
+Every `step`-th frame's largest face is embedded (the pipeline's embedder, SFace) and compared
+with the first frame's; the clip is consistent when every comparison's confidence reaches the
+embedder's 1e-3 threshold (the same scale verify uses). A frame with no face is skipped.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .similarity import comparison_of, thresholds_for
+
+
+@dataclass(frozen=True)
+class Consistency:
+    same_person: bool
+    lowest_confidence: float
+    first_other_frame: int | None  # index of the first frame judged to be someone else
+    threshold: float
+
+
+def face_consistency(frames: list[np.ndarray], *, detector, embedder, step: int = 5,
+                     far: str = "1e-3") -> Consistency:
+    threshold = thresholds_for(embedder.name)[far]
+    reference, lowest, first_other = None, 100.0, None
+    for index in range(0, len(frames), step):
+        faces = detector.detect(frames[index])
+        if not faces:
+            continue
+        vector = embedder.embed(frames[index], faces[0])
+        if reference is None:
+            reference = vector
+            continue
+        confidence = comparison_of(reference, vector, model=embedder.name).confidence
+        lowest = min(lowest, confidence)
+        if confidence < threshold and first_other is None:
+            first_other = index
+    return Consistency(first_other is None, round(lowest, 3), first_other, threshold)
