@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from _harness import write_result  # noqa: E402
 
 from ml.actions import analyse_action_clip, verify_actions  # noqa: E402
+from ml.consistency import face_consistency  # noqa: E402
 from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
 from ml.mesh import FaceMesher  # noqa: E402
@@ -91,6 +92,9 @@ def main() -> None:
             lambda: analyse_action_clip(clip, clip_times, actions, timeout_ms=10_000,
                                         detector=detector, mesher=mesher)),
         "head_render_ms_per_frame": median_ms(lambda: head.render(yaw=20, close=0.5)),
+        "face_consistency_ms_30_frames_every_5th": median_ms(
+            lambda: face_consistency(clip, detector=detector,
+                                     embedder=perception().embedder)),
         "head_frame_size": list(portrait.shape[1::-1]),
     })
 
