@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -110,3 +111,33 @@ def test_compose_file_is_accepted():
     assert "celery -A liveness_project worker" in " ".join(
         services["worker"]["command"] if isinstance(services["worker"]["command"], list)
         else [services["worker"]["command"]])
+
+
+def test_the_web_process_never_loads_a_model():
+    """Serves requests through the WSGI app in a fresh process, then checks that no model
+    code (ml/, torch, OpenCV, mediapipe, onnxruntime) was imported: only workers load them."""
+    code = """
+import io, json, sys
+import django
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+from django.urls import get_resolver
+get_resolver().url_patterns  # every URL module, admin included
+app = WSGIHandler()
+for path, method in (("/healthz", "GET"), ("/faceid/v3/sdk/get_biz_token", "POST"),
+                     ("/faceid/unknown", "GET")):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "localhost",
+               "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.input": io.BytesIO(b""),
+               "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "CONTENT_LENGTH": "0"}
+    status = []
+    b"".join(app(environ, lambda s, h: status.append(s)))
+    assert status[0][:3] in {"200", "400", "404"}, (path, status)
+loaded = sorted(m for m in ("ml", "torch", "cv2", "mediapipe", "onnxruntime", "dlib")
+                if m in sys.modules)
+print(json.dumps(loaded))
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "liveness_project.settings"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
