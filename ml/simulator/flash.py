@@ -16,6 +16,7 @@ Scenarios (each labelled, for tests and evaluation):
 import numpy as np
 
 from ..flash import PALETTE, FlashChallenge, flash_challenge_new
+from .camera import CameraEffects
 
 FACE_GAIN = 0.22
 BACKGROUND_GAIN = 0.03
@@ -60,7 +61,7 @@ def render_flash_clip(photo: np.ndarray, box: tuple[float, ...], challenge: Flas
             shown = flash_challenge_new(rng, count=len(challenge.segments))
     elif scenario == "late":
         delay += LATE_MS
-    drift_phase, shake = rng.uniform(0, 2 * np.pi), np.zeros(2)
+    camera = CameraEffects(rng, noise=2.5, shake_step=0.7, shake_limit=4)
     frames, times = [], []
     t = 0.0
     end = challenge.duration_ms + 300
@@ -70,12 +71,7 @@ def render_flash_clip(photo: np.ndarray, box: tuple[float, ...], challenge: Flas
             gain = np.ones(3, np.float32)
         else:
             gain = np.asarray(PALETTE[colour], np.float32) / 255.0 * 1.5
-        lit = base * ((1.0 - weight) + weight * gain)
-        lit *= 1.0 + 0.04 * np.sin(2 * np.pi * t / 3000.0 + drift_phase)
-        lit += rng.normal(0.0, 2.5, lit.shape).astype(np.float32)
-        shake = np.clip(shake + rng.normal(0, 0.7, 2), -4, 4)
-        lit = np.roll(lit, (int(round(shake[1])), int(round(shake[0]))), axis=(0, 1))
-        frames.append(np.clip(lit, 0, 255).astype(np.uint8))
+        frames.append(camera.apply(base * ((1.0 - weight) + weight * gain), t))
         times.append(round(t, 1))
         t += 1000.0 / fps + float(rng.uniform(-5, 5))
     return frames, times, box

@@ -16,24 +16,32 @@ from functools import lru_cache
 
 import numpy as np
 
+from .camera import CameraEffects
+from .landmarks import (
+    LEFT_LOWER_LID,
+    LEFT_UPPER_LID,
+    LOWER_INNER_LIP,
+    RIGHT_LOWER_LID,
+    RIGHT_UPPER_LID,
+    UPPER_INNER_LIP,
+    _pose_and_face,
+)
+
 RING_SCALES = (1.18, 1.4, 1.7)
 RING_DEPTHS = (0.12, 0.3, 0.55)      # in face widths, behind the outline
 OUTER_SCALE = 2.3
-RIGHT_UPPER_LID = (246, 161, 160, 159, 158, 157, 173)
-RIGHT_LOWER_LID = (7, 163, 144, 145, 153, 154, 155)
-LEFT_UPPER_LID = (466, 388, 387, 386, 385, 384, 398)
-LEFT_LOWER_LID = (249, 390, 373, 374, 380, 381, 382)
-LOWER_INNER_LIP = (14, 87, 178, 88, 95, 317, 402, 318, 324)
-UPPER_INNER_LIP = (13, 82, 81, 80, 191, 312, 311, 310, 415)
 
 
-def _loop(connections) -> list[int]:
-    """The vertices of a closed loop of edges, in order."""
+def _neighbours(connections) -> dict[int, list[int]]:
     neighbours = collections.defaultdict(list)
     for a, b in connections:
         neighbours[a].append(b)
         neighbours[b].append(a)
-    start = min(neighbours)
+    return neighbours
+
+
+def _walk(neighbours: dict[int, list[int]], start: int) -> list[int]:
+    """The vertices of the closed loop through `start`, in order."""
     order, previous, current = [start], None, start
     while True:
         following = [n for n in neighbours[current] if n != previous][0]
@@ -41,6 +49,11 @@ def _loop(connections) -> list[int]:
             return order
         order.append(following)
         previous, current = current, following
+
+
+def _loop(connections) -> list[int]:
+    neighbours = _neighbours(connections)
+    return _walk(neighbours, min(neighbours))
 
 
 @lru_cache(maxsize=1)
@@ -54,24 +67,10 @@ def _topology():
         neighbours[b].add(a)
     triangles = sorted({tuple(sorted((a, b, c))) for a, b in edges
                         for c in neighbours[a] & neighbours[b]})
-    lips = collections.defaultdict(list)
-    for a, b in sets.FACEMESH_LIPS:
-        lips[a].append(b)
-        lips[b].append(a)
-    inner_lips = _component(lips, 13)
+    inner_lips = _walk(_neighbours(sets.FACEMESH_LIPS), 13)  # the loop through 13: inner lips
     return {"triangles": triangles, "oval": _loop(sets.FACEMESH_FACE_OVAL),
             "left_eye": _loop(sets.FACEMESH_LEFT_EYE), "right_eye": _loop(sets.FACEMESH_RIGHT_EYE),
             "inner_lips": inner_lips}
-
-
-def _component(neighbours, start: int) -> list[int]:
-    order, previous, current = [start], None, start
-    while True:
-        following = [n for n in neighbours[current] if n != previous][0]
-        if following == start:
-            return order
-        order.append(following)
-        previous, current = current, following
 
 
 class HeadModel:
@@ -215,8 +214,6 @@ def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duratio
     noise, exposure drift and hand shake. With `swap_to` (another portrait frame and its
     FaceMesh points), that person's head takes over from `swap_at_ms`: a face swapped
     mid-clip. Same seed, same frames."""
-    from .landmarks import _pose_and_face
-
     rng = np.random.default_rng(seed)
     if planar:
         points = np.asarray(points, dtype=np.float64).copy()
@@ -225,19 +222,14 @@ def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duratio
     other = HeadModel(*swap_to) if swap_to is not None else None
     if planar:
         head.vertices[:, 2] = head.vertices[:, 2].mean()
-    drift_phase, shake = rng.uniform(0, 2 * np.pi), np.zeros(2)
+    camera = CameraEffects(rng, noise=2.0, shake_step=0.6, shake_limit=3)
     frames, times, t = [], [], 0.0
     while t <= duration_ms:
         yaw, pitch, close, mouth = _pose_and_face(t, script)
         if planar:
             close = mouth = 0.0
         actor = other if other is not None and t >= (swap_at_ms or 0.0) else head
-        frame = actor.render(yaw, pitch, close, mouth).astype(np.float32)
-        frame *= 1.0 + 0.04 * np.sin(2 * np.pi * t / 3000.0 + drift_phase)
-        frame += rng.normal(0.0, 2.0, frame.shape).astype(np.float32)
-        shake = np.clip(shake + rng.normal(0, 0.6, 2), -3, 3)
-        frame = np.roll(frame, (int(round(shake[1])), int(round(shake[0]))), axis=(0, 1))
-        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+        frames.append(camera.apply(actor.render(yaw, pitch, close, mouth).astype(np.float32), t))
         times.append(round(t, 1))
         t += 1000.0 / fps + float(rng.uniform(-5, 5))
     return frames, times
