@@ -7,7 +7,8 @@ cross-correlation over lags, per-segment agreement) on a simulated 30-frame, 640
 biden.jpg; the action analyser on 30 frames of landmarks (blink, turn, mouth), and FaceMesh per
 frame (what a real clip adds: landmarks for 30 frames). The passive anti-spoofing model joins
 this script when it exists. Also: the 2.5D head renderer per frame, and an action clip end to
-end (30 rendered frames: MTCNN on the first, FaceMesh on each, events, verdict). Prints one JSON line last; writes bench/results/liveness.json.
+end (30 rendered frames: MTCNN on the first, FaceMesh on each, events, verdict), and one
+inference of the baseline PAD model (crop + network) on the CPU. Prints one JSON line last; writes bench/results/liveness.json.
 """
 
 import argparse
@@ -31,10 +32,12 @@ from ml.consistency import face_consistency  # noqa: E402
 from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
 from ml.mesh import FaceMesher  # noqa: E402
+from ml.pad import PadModel  # noqa: E402
 from ml.pipeline import perception  # noqa: E402
 from ml.simulator.flash import render_flash_clip  # noqa: E402
 from ml.simulator.head import HeadModel, portrait_frame, render_action_clip  # noqa: E402
 from ml.simulator.landmarks import landmark_clip  # noqa: E402
+from ml.weights import weight_path  # noqa: E402
 
 
 def main() -> None:
@@ -75,6 +78,9 @@ def main() -> None:
                                           seed=1)
     clip, clip_times = clip[:30], clip_times[:30]
 
+    pad = PadModel.load(weight_path("pad_baseline"))
+    pad.score(rgb, box)  # warm
+
     write_result("liveness", {
         "bench": "liveness",
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -96,6 +102,7 @@ def main() -> None:
             lambda: face_consistency(clip, detector=detector,
                                      embedder=perception().embedder)),
         "head_frame_size": list(portrait.shape[1::-1]),
+        "pad_inference_ms": median_ms(lambda: pad.score(rgb, box)),
     })
 
 
