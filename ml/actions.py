@@ -123,11 +123,17 @@ def _runs(flags: np.ndarray, times: np.ndarray) -> list[tuple[float, float]]:
     return runs
 
 
-def detect_events(landmarks: list[np.ndarray], times_ms: list[float]) -> list[ActionEvent]:
+def _clip_angles(landmarks: list[np.ndarray]) -> np.ndarray:
+    """(yaw, pitch) of every frame relative to the first."""
+    return np.array([head_angles(landmarks[0], p) for p in landmarks])
+
+
+def detect_events(landmarks: list[np.ndarray], times_ms: list[float], *,
+                  angles: np.ndarray | None = None) -> list[ActionEvent]:
     times = np.asarray(times_ms, dtype=float)
     ear = np.array([eye_aspect_ratio(p) for p in landmarks])
     mar = np.array([mouth_aspect_ratio(p) for p in landmarks])
-    angles = np.array([head_angles(landmarks[0], p) for p in landmarks])
+    angles = _clip_angles(landmarks) if angles is None else angles
     open_level = float(np.percentile(ear, 90))
     events = []
     for start, end in _runs(ear < BLINK_DROP * open_level, times):
@@ -155,8 +161,8 @@ def verify_actions(landmarks: list[np.ndarray], times_ms: list[float], actions: 
     unknown = set(actions) - set(ACTIONS)
     if unknown:
         raise ValueError(f"unknown actions {sorted(unknown)}")
-    events = tuple(detect_events(landmarks, times_ms))
-    angles = [head_angles(landmarks[0], p) for p in landmarks]
+    angles = _clip_angles(landmarks)
+    events = tuple(detect_events(landmarks, times_ms, angles=angles))
     turned = [planar_residual(landmarks[0], p) for p, (yaw, pitch) in zip(landmarks, angles,
                                                                            strict=True)
               if abs(yaw) > TURN_DEGREES or abs(pitch) > NOD_DEGREES]

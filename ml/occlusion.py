@@ -14,6 +14,8 @@ Limits (docs/MODELS.md): an occluder of skin colour (a hand) is not seen; a face
 reference patch is covered falls back to a generic skin colour range.
 """
 
+from functools import cache
+
 import numpy as np
 
 from .detection import Face, aligned_crop
@@ -54,7 +56,8 @@ SUGGESTED_THRESHOLDS = {"left_eye": 0.6, "right_eye": 0.6, "nose": 0.7, "mouth":
                         "left_cheek": 0.8, "right_cheek": 0.8, "chin_contour": 0.6}
 
 
-def _masks() -> dict[str, np.ndarray]:
+@cache
+def _region_masks() -> dict[str, np.ndarray]:
     import cv2
 
     side = SIZE + 2 * MARGIN
@@ -64,9 +67,6 @@ def _masks() -> dict[str, np.ndarray]:
         cv2.ellipse(mask, (int(cx + MARGIN), int(cy + MARGIN)), (ax, ay), 0, 0, 360, 1, -1)
         masks[region] = mask.astype(bool)
     return masks
-
-
-_REGION_MASKS = None
 
 
 def _in_range(pixels: np.ndarray, cr_range, cb_range) -> np.ndarray:
@@ -90,9 +90,6 @@ def _skin_model(ycrcb: np.ndarray) -> tuple[tuple, tuple, float]:
 def occlusion_of(rgb: np.ndarray, face: Face) -> dict[str, float]:
     import cv2
 
-    global _REGION_MASKS
-    if _REGION_MASKS is None:
-        _REGION_MASKS = _masks()
     crop = aligned_crop(rgb, face, SIZE, MARGIN)
     ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     # Which crop pixels came from the image (the rest lie beyond its border).
@@ -101,7 +98,7 @@ def occlusion_of(rgb: np.ndarray, face: Face) -> dict[str, float]:
     cr_range, cb_range, luma = _skin_model(ycrcb)
     result = {}
     for region in REGIONS:
-        mask = _REGION_MASKS[region]
+        mask = _region_masks()[region]
         pixels = ycrcb[mask & inside]
         if len(pixels) < 0.5 * mask.sum():
             result[region] = 1.0  # mostly outside the frame

@@ -1,10 +1,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from apps.core.crypto import encrypt_text
-
 from .models import ApiApp
-from .services import api_app_secret_rotate, api_secret_new
+from .services import api_app_secret_assign, api_app_secret_rotate
 
 
 @admin.register(ApiApp)
@@ -25,8 +23,7 @@ class ApiAppAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: ApiApp, form, change: bool) -> None:
         if not change:
-            secret = api_secret_new()
-            obj.api_secret_encrypted = encrypt_text(secret)
+            secret = api_app_secret_assign(app=obj)
             super().save_model(request, obj, form, change)
             self._show_secret(request, obj, secret)
         else:

@@ -23,6 +23,13 @@ def api_secret_new() -> str:
     return secrets.token_urlsafe(24)
 
 
+def api_app_secret_assign(*, app: ApiApp) -> str:
+    """Gives the app a fresh secret (encrypted on the model, not saved); returns it in clear."""
+    secret = api_secret_new()
+    app.api_secret_encrypted = encrypt_text(secret)
+    return secret
+
+
 def api_app_create(
     *,
     name: str,
@@ -33,24 +40,22 @@ def api_app_create(
     allowed_networks: str = "",
 ) -> tuple[ApiApp, str]:
     """Creates an app; returns it with its clear api_secret, which is not kept anywhere."""
-    secret = api_secret_new()
     app = ApiApp(
         name=name,
-        api_secret_encrypted=encrypt_text(secret),
         can_verify=can_verify,
         can_use_data_source=can_use_data_source,
         call_quota=call_quota,
         concurrency_limit=concurrency_limit,
         allowed_networks=allowed_networks,
     )
+    secret = api_app_secret_assign(app=app)
     app.full_clean()
     app.save()
     return app, secret
 
 
 def api_app_secret_rotate(*, app: ApiApp) -> str:
-    secret = api_secret_new()
-    app.api_secret_encrypted = encrypt_text(secret)
+    secret = api_app_secret_assign(app=app)
     app.save(update_fields=["api_secret_encrypted", "updated_at"])
     return secret
 

@@ -24,7 +24,7 @@ from .landmarks import (
     RIGHT_LOWER_LID,
     RIGHT_UPPER_LID,
     UPPER_INNER_LIP,
-    _pose_and_face,
+    pose_at,
 )
 
 RING_SCALES = (1.18, 1.4, 1.7)
@@ -225,7 +225,7 @@ def render_action_clip(photo: np.ndarray, points: np.ndarray, script, *, duratio
     camera = CameraEffects(rng, noise=2.0, shake_step=0.6, shake_limit=3)
     frames, times, t = [], [], 0.0
     while t <= duration_ms:
-        yaw, pitch, close, mouth = _pose_and_face(t, script)
+        yaw, pitch, close, mouth = pose_at(t, script)
         if planar:
             close = mouth = 0.0
         actor = other if other is not None and t >= (swap_at_ms or 0.0) else head

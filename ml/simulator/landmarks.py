@@ -30,7 +30,7 @@ def _bump(t: float, start: float, duration: float) -> float:
     return float(np.sin(np.pi * (t - start) / duration) ** 2)
 
 
-def _pose_and_face(t: float, script) -> tuple[float, float, float, float]:
+def pose_at(t: float, script) -> tuple[float, float, float, float]:
     """(yaw, pitch, eyes closed 0..1, mouth open 0..1) at time t."""
     yaw = pitch = close = mouth = 0.0
     for action, start, duration in script:
@@ -80,7 +80,7 @@ def landmark_clip(base: np.ndarray, script, *, duration_ms: float, seed: int,
     jaw[list(UPPER_INNER_LIP)] = 0.0
     frames, times, t = [], [], 0.0
     while t <= duration_ms:
-        yaw, pitch, close, mouth = _pose_and_face(t, script)
+        yaw, pitch, close, mouth = pose_at(t, script)
         points = base.copy()
         if not planar:  # a print cannot blink or open its mouth
             for upper, lower in ((RIGHT_UPPER_LID, RIGHT_LOWER_LID),
