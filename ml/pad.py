@@ -98,7 +98,11 @@ class PadModel:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"PAD checkpoint not found: {path}")
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            # weights_only: a checkpoint is data; a pickle that would run code is refused
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint: {exc}") from exc
         if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
         network = build_network(len(checkpoint["classes"]))
@@ -127,3 +131,16 @@ def checkpoint_save(network, path: str | Path, *, recipe: dict) -> None:
     torch.save({"format": CHECKPOINT_FORMAT, "classes": list(PAD_CLASSES),
                 "input_size": INPUT_SIZE, "crop_scale": CROP_SCALE,
                 "state_dict": network.state_dict(), "recipe": recipe}, path)
+
+
+def pad_model_load(path: str | Path):
+    """Any PAD model this project can run: its own checkpoint format, a Silent-Face-Anti-Spoofing
+    `.pth` (ml/silent_face.py), or a folder of those (averaged). Each has `score(rgb, box)`."""
+    from .silent_face import SilentFaceEnsemble, SilentFaceModel
+
+    path = Path(path)
+    if path.is_dir():
+        return SilentFaceEnsemble.load(path)
+    if path.suffix == ".pth":
+        return SilentFaceModel.load(path)
+    return PadModel.load(path)

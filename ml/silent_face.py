@@ -1,0 +1,261 @@
+"""Checkpoints in the public Silent-Face-Anti-Spoofing format, for users who bring those weights.
+
+The project ships no such weights (docs/MODELS.md: none can be fetched here and their licence
+must be checked by whoever uses them). This module rebuilds the MiniFASNet V1 / V2 / V1SE / V2SE
+layer layout so that a `.pth` state dict of that format loads with strict key and shape checks,
+and reproduces the format's inference contract:
+
+- the file name carries the crop: ``{scale}_{H}x{W}_{Type}.pth`` or
+  ``{scale}_{shift_x}_{shift_y}_{H}x{W}_{Type}.pth`` (a crop `scale` times the face box, shifted
+  by a fraction of the box, then clamped inside the picture), ``org_1_{H}x{W}_{Type}.pth`` (the
+  whole picture resized);
+- the network sees **BGR** pixels as floats in 0..255, no normalisation;
+- the state dict may carry DataParallel's ``module.`` prefix;
+- class 1 of the softmax is the live face; the other classes are attacks;
+- several models are combined by averaging their probabilities.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .pad import PadScore
+
+# Channel widths of the published variants, in layer order (the format's shapes; 49 entries:
+# stem, stem depthwise, then 4 values per bottleneck chained end to start, then the head).
+WIDTHS = {
+    "MiniFASNetV1": (32, 32, 103, 103, 64, 13, 13, 64, 26, 26, 64, 13, 13, 64, 52, 52, 64, 231,
+                     231, 128, 154, 154, 128, 52, 52, 128, 26, 26, 128, 52, 52, 128, 26, 26, 128,
+                     26, 26, 128, 308, 308, 128, 26, 26, 128, 26, 26, 128, 512, 512),
+    "MiniFASNetV2": (32, 32, 103, 103, 64, 13, 13, 64, 13, 13, 64, 13, 13, 64, 13, 13, 64, 231,
+                     231, 128, 231, 231, 128, 52, 52, 128, 26, 26, 128, 77, 77, 128, 26, 26, 128,
+                     26, 26, 128, 308, 308, 128, 26, 26, 128, 26, 26, 128, 512, 512),
+}
+WIDTHS["MiniFASNetV1SE"] = WIDTHS["MiniFASNetV1"]
+WIDTHS["MiniFASNetV2SE"] = WIDTHS["MiniFASNetV2"]
+VARIANTS = tuple(WIDTHS)
+LIVE_CLASS = 1
+EMBEDDING = 128
+# (module name, index of its first width, bottlenecks, stride, residual)
+STAGES = (("conv_23", 1, 1, 2, False), ("conv_3", 4, 4, 1, True),
+          ("conv_34", 16, 1, 2, False), ("conv_4", 19, 6, 1, True),
+          ("conv_45", 37, 1, 2, False), ("conv_5", 40, 2, 1, True))
+# {scale | org}[_{shift_x}_{shift_y} | _1]_{H}x{W}_{Type}.pth
+NAME = re.compile(r"^(?P<crop>org|[0-9.]+)(?P<middle>(?:_-?[0-9.]+)*)"
+                  r"_(?P<h>\d+)x(?P<w>\d+)_(?P<variant>[A-Za-z0-9]+)\.pth?$")
+
+
+class SilentFaceError(ValueError):
+    """The file is not a checkpoint of the Silent-Face format this module can load."""
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    height: int
+    width: int
+    scale: float | None      # None: the whole picture ("org")
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+
+
+def parse_name(name: str) -> tuple[str, CropSpec]:
+    match = NAME.match(name)
+    if not match or match["variant"] not in WIDTHS:
+        raise SilentFaceError(
+            f"{name!r} does not follow the Silent-Face naming "
+            f"'{{scale}}_{{H}}x{{W}}_{{Type}}.pth' with Type one of {', '.join(VARIANTS)}; "
+            "rename the file or pass variant and crop explicitly")
+    scale = None if match["crop"] == "org" else float(match["crop"])
+    middle = [float(v) for v in match["middle"].split("_")[1:]]
+    shift_x, shift_y = middle if scale is not None and len(middle) == 2 else (0.0, 0.0)
+    return match["variant"], CropSpec(int(match["h"]), int(match["w"]), scale, shift_x, shift_y)
+
+
+def build_network(variant: str, *, input_size=(80, 80), classes: int = 3):
+    """An untrained network of `variant` whose state-dict keys and shapes are the format's."""
+    import torch
+    from torch import nn
+
+    widths = WIDTHS[variant]
+    squeeze_excite = variant.endswith("SE")
+
+    class Unit(nn.Module):  # convolution, batch norm, optional PReLU (keys conv / bn / prelu)
+        def __init__(self, cin, cout, kernel=1, stride=1, groups=1, act=True):
+            super().__init__()
+            # square kernels are padded to keep the size; the head's full-map kernel is not
+            pad = kernel // 2 if isinstance(kernel, int) else 0
+            self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, groups=groups, bias=False)
+            self.bn = nn.BatchNorm2d(cout)
+            self.prelu = nn.PReLU(cout) if act else None
+
+        def forward(self, x):
+            x = self.bn(self.conv(x))
+            return self.prelu(x) if self.prelu is not None else x
+
+    class SqueezeExcite(nn.Module):  # keys fc1 / bn1 / fc2 / bn2, channel reduction 4
+        def __init__(self, channels):
+            super().__init__()
+            self.fc1 = nn.Conv2d(channels, channels // 4, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(channels // 4)
+            self.fc2 = nn.Conv2d(channels // 4, channels, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x):
+            weights = nn.functional.adaptive_avg_pool2d(x, 1)
+            weights = torch.relu(self.bn1(self.fc1(weights)))
+            return x * torch.sigmoid(self.bn2(self.fc2(weights)))
+
+    class Bottleneck(nn.Module):  # expand 1x1, depthwise 3x3, project 1x1 (keys conv/conv_dw/project)
+        def __init__(self, first, stride, residual, excite):
+            super().__init__()
+            a, b, c, d = widths[first:first + 4]
+            self.conv = Unit(a, b)
+            self.conv_dw = Unit(b, c, 3, stride, groups=b)
+            self.project = Unit(c, d, act=False)
+            self.residual = residual
+            if excite:
+                self.se_module = SqueezeExcite(d)
+
+        def forward(self, x):
+            out = self.project(self.conv_dw(self.conv(x)))
+            if not self.residual:
+                return out
+            if hasattr(self, "se_module"):
+                out = self.se_module(out)
+            return x + out
+
+    class Chain(nn.Module):  # a residual stage: its blocks under `model.<i>`
+        def __init__(self, first, count):
+            super().__init__()
+            self.model = nn.Sequential(*[
+                Bottleneck(first + 3 * i, 1, True, squeeze_excite and i == count - 1)
+                for i in range(count)])
+
+        def forward(self, x):
+            return self.model(x)
+
+    class MiniFASNetFormat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = Unit(3, widths[0], 3, 2)
+            self.conv2_dw = Unit(widths[0], widths[1], 3, 1, groups=widths[1])
+            for name, first, count, stride, residual in STAGES:
+                setattr(self, name, Chain(first, count) if residual
+                        else Bottleneck(first, stride, False, False))
+            # the head's depthwise kernel covers the whole 1/16-size map
+            kernel = ((input_size[0] + 15) // 16, (input_size[1] + 15) // 16)
+            self.conv_6_sep = Unit(widths[46], widths[47])
+            self.conv_6_dw = Unit(widths[47], widths[48], kernel, groups=widths[48], act=False)
+            self.linear = nn.Linear(512, EMBEDDING, bias=False)
+            self.bn = nn.BatchNorm1d(EMBEDDING)
+            self.drop = nn.Dropout(0.2)
+            self.prob = nn.Linear(EMBEDDING, classes, bias=False)
+
+        def forward(self, x):
+            x = self.conv2_dw(self.conv1(x))
+            for name, *_ in STAGES:
+                x = getattr(self, name)(x)
+            x = self.conv_6_dw(self.conv_6_sep(x)).flatten(1)
+            return self.prob(self.drop(self.bn(self.linear(x))))
+
+    return MiniFASNetFormat()
+
+
+def crop_box(box, picture_size: tuple[int, int], spec: CropSpec) -> tuple[int, int, int, int]:
+    """The format's crop of a face box (x1, y1, x2, y2): scaled, shifted, kept inside."""
+    width, height = picture_size
+    x1, y1, x2, y2 = box
+    box_w, box_h = x2 - x1, y2 - y1
+    scale = min((height - 1) / box_h, (width - 1) / box_w, spec.scale)
+    new_w, new_h = box_w * scale, box_h * scale
+    cx = x1 + box_w / 2 + box_w * spec.shift_x
+    cy = y1 + box_h / 2 + box_h * spec.shift_y
+    left, top = cx - new_w / 2, cy - new_h / 2
+    left -= min(left, 0) + max(left + new_w - width, 0)
+    top -= min(top, 0) + max(top + new_h - height, 0)
+    return int(left), int(top), int(left + new_w), int(top + new_h)
+
+
+class SilentFaceModel:
+    """One checkpoint of the format, scoring (picture, face box) like the format's own code."""
+
+    def __init__(self, network, variant: str, crop: CropSpec):
+        self.network, self.variant, self.crop = network.eval(), variant, crop
+
+    @classmethod
+    def load(cls, path: str | Path, *, variant: str | None = None,
+             crop: CropSpec | None = None) -> "SilentFaceModel":
+        import torch
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Silent-Face checkpoint not found: {path}")
+        if variant is None or crop is None:
+            named_variant, named_crop = parse_name(path.name)
+            variant, crop = variant or named_variant, crop or named_crop
+        try:
+            # a bare state dict: no code runs while it is read
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise SilentFaceError(f"{path} is not a readable PyTorch state dict: {exc}") from exc
+        if not isinstance(state, dict) or not state:
+            raise SilentFaceError(f"{path} holds no state dict")
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+        if "prob.weight" not in state:
+            raise SilentFaceError(f"{path} has no 'prob.weight': not a MiniFASNet state dict")
+        network = build_network(variant, input_size=(crop.height, crop.width),
+                                classes=state["prob.weight"].shape[0])
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise SilentFaceError(f"{path} does not match the {variant} layout: "
+                                  f"{str(exc).splitlines()[0]}") from exc
+        return cls(network, variant, crop)
+
+    def patch(self, rgb: np.ndarray, box) -> np.ndarray:
+        import cv2
+
+        if self.crop.scale is None:
+            patch = rgb
+        else:
+            left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), self.crop)
+            patch = rgb[top:bottom, left:right]
+        return cv2.resize(patch, (self.crop.width, self.crop.height))
+
+    def probabilities(self, rgb: np.ndarray, box) -> np.ndarray:
+        import torch
+
+        bgr = np.ascontiguousarray(self.patch(rgb, box)[:, :, ::-1], dtype=np.float32)
+        tensor = torch.from_numpy(bgr).permute(2, 0, 1).unsqueeze(0)
+        with torch.inference_mode():
+            return torch.softmax(self.network(tensor), dim=1)[0].numpy()
+
+    def score(self, rgb: np.ndarray, box) -> PadScore:
+        return _pad_score(self.probabilities(rgb, box))
+
+
+class SilentFaceEnsemble:
+    """Several checkpoints (a folder of them, as the format's demo uses): mean probabilities."""
+
+    def __init__(self, models: list[SilentFaceModel]):
+        if not models:
+            raise SilentFaceError("an ensemble needs at least one checkpoint")
+        if len({m.network.prob.out_features for m in models}) != 1:
+            raise SilentFaceError("the checkpoints disagree on their number of classes")
+        self.models = models
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "SilentFaceEnsemble":
+        paths = sorted(p for p in Path(folder).iterdir() if p.suffix in (".pth", ".pt"))
+        return cls([SilentFaceModel.load(p) for p in paths])
+
+    def score(self, rgb: np.ndarray, box) -> PadScore:
+        return _pad_score(np.mean([m.probabilities(rgb, box) for m in self.models], axis=0))
+
+
+def _pad_score(probabilities: np.ndarray) -> PadScore:
+    names = ["live" if i == LIVE_CLASS else f"attack_{i}" for i in range(len(probabilities))]
+    return PadScore(float(probabilities[LIVE_CLASS]),
+                    {n: round(float(p), 4) for n, p in zip(names, probabilities, strict=True)})

@@ -1,0 +1,162 @@
+"""The loader for Silent-Face-Anti-Spoofing checkpoints, on checkpoints these tests write."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from ml.silent_face import (
+    CropSpec,
+    SilentFaceEnsemble,
+    SilentFaceError,
+    SilentFaceModel,
+    build_network,
+    crop_box,
+    parse_name,
+)
+
+
+def trained_looking(variant: str, seed: int, input_size=(80, 80)):
+    """A network of the format with random weights and non-trivial batch-norm statistics, so that
+    a loader that dropped or misplaced any tensor would change the output."""
+    generator = torch.Generator().manual_seed(seed)
+    network = build_network(variant, input_size=input_size)
+    with torch.no_grad():
+        for name, tensor in network.state_dict().items():
+            if tensor.dtype.is_floating_point:
+                noise = torch.rand(tensor.shape, generator=generator)
+                tensor.copy_(0.5 + noise if "running_var" in name else (noise - 0.5) * 0.4)
+    return network.eval()
+
+
+def save_as_published(network, path, *, data_parallel: bool):
+    prefix = "module." if data_parallel else ""
+    torch.save(OrderedDict((prefix + k, v) for k, v in network.state_dict().items()), path)
+    return path
+
+
+def test_layout_has_the_format_keys_and_shapes():
+    state = build_network("MiniFASNetV2SE").state_dict()
+    expected = {
+        "conv1.conv.weight": (32, 3, 3, 3), "conv1.prelu.weight": (32,),
+        "conv2_dw.conv.weight": (32, 1, 3, 3),
+        "conv_23.conv.conv.weight": (103, 32, 1, 1), "conv_23.conv_dw.conv.weight": (103, 1, 3, 3),
+        "conv_23.project.conv.weight": (64, 103, 1, 1),
+        "conv_3.model.3.se_module.fc1.weight": (16, 64, 1, 1),
+        "conv_4.model.5.se_module.bn2.running_mean": (128,),
+        "conv_5.model.1.project.bn.weight": (128,),
+        "conv_6_sep.conv.weight": (512, 128, 1, 1), "conv_6_dw.conv.weight": (512, 1, 5, 5),
+        "linear.weight": (128, 512), "bn.running_var": (128,), "prob.weight": (3, 128)}
+    for key, shape in expected.items():
+        assert tuple(state[key].shape) == shape, key
+    assert "conv_3.model.2.se_module.fc1.weight" not in state  # SE only on a stage's last block
+    assert "conv_6_dw.prelu.weight" not in state and "conv_23.project.prelu.weight" not in state
+    # the published sizes: V1 0.41 M and V2 0.43 M parameters (without the unused SE blocks)
+    sizes = {v: sum(p.numel() for p in build_network(v).parameters()) / 1e6
+             for v in ("MiniFASNetV1", "MiniFASNetV2")}
+    assert round(sizes["MiniFASNetV1"], 2) == 0.41 and round(sizes["MiniFASNetV2"], 2) == 0.43
+
+
+def test_names_carry_the_crop():
+    assert parse_name("2.7_80x80_MiniFASNetV2.pth") == ("MiniFASNetV2", CropSpec(80, 80, 2.7))
+    assert parse_name("4_0_0_80x80_MiniFASNetV1SE.pth") == (
+        "MiniFASNetV1SE", CropSpec(80, 80, 4.0, 0.0, 0.0))
+    assert parse_name("org_1_80x60_MiniFASNetV1.pth") == ("MiniFASNetV1", CropSpec(80, 60, None))
+    for bad in ("model.pth", "2.7_80x80_ResNet50.pth", "2.7_80_MiniFASNetV2.pth"):
+        with pytest.raises(SilentFaceError, match="naming"):
+            parse_name(bad)
+
+
+def test_crop_is_scaled_about_the_box_and_kept_inside_the_picture():
+    assert crop_box((100, 100, 140, 150), (640, 480), CropSpec(80, 80, 2.0)) == (80, 75, 160, 175)
+    # near the left edge: moved right, same size
+    assert crop_box((0, 200, 40, 250), (640, 480), CropSpec(80, 80, 2.0)) == (0, 175, 80, 275)
+    # a scale larger than the picture allows is reduced to fit
+    left, top, right, bottom = crop_box((200, 100, 400, 400), (640, 480), CropSpec(80, 80, 4.0))
+    assert top >= 0 and bottom <= 480 and right - left == pytest.approx(200 * 479 / 300, abs=1)
+
+
+@pytest.mark.parametrize("variant", ["MiniFASNetV1", "MiniFASNetV2", "MiniFASNetV1SE",
+                                     "MiniFASNetV2SE"])
+def test_a_published_style_checkpoint_scores_like_the_network_that_wrote_it(tmp_path, variant):
+    network = trained_looking(variant, seed=len(variant))
+    path = save_as_published(network, tmp_path / f"2.7_80x80_{variant}.pth",
+                             data_parallel=variant.endswith("SE"))
+    model = SilentFaceModel.load(path)
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    box = (300, 200, 340, 250)                      # 40 x 50, far from the edges
+    # the format's preprocessing done by hand: 2.7 x the box about its centre, BGR, 0..255 floats
+    import cv2
+    # box centre (320, 225); crop 108 x 135 -> x 266..374, y 157.5..292.5 (truncated)
+    patch = rgb[157:292, 266:374]
+    patch = cv2.resize(patch, (80, 80))[:, :, ::-1].astype(np.float32)
+    with torch.no_grad():
+        logits = network(torch.from_numpy(patch.copy()).permute(2, 0, 1)[None])
+    expected = torch.softmax(logits, 1)[0].numpy()
+    got = model.probabilities(rgb, box)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    score = model.score(rgb, box)
+    assert score.live == pytest.approx(float(expected[1]), abs=1e-5)
+    assert set(score.probabilities) == {"attack_0", "live", "attack_2"}
+
+
+def test_an_org_checkpoint_sees_the_whole_picture_at_its_own_size(tmp_path):
+    network = trained_looking("MiniFASNetV1", seed=9, input_size=(80, 60))
+    model = SilentFaceModel.load(save_as_published(
+        network, tmp_path / "org_1_80x60_MiniFASNetV1.pth", data_parallel=False))
+    rgb = np.random.default_rng(1).integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    assert model.patch(rgb, (10, 10, 50, 50)).shape == (80, 60, 3)
+    assert 0.0 <= model.score(rgb, (10, 10, 50, 50)).live <= 1.0
+
+
+def test_wrong_files_are_refused_with_a_clear_error(tmp_path):
+    v1 = trained_looking("MiniFASNetV1", seed=1)
+    with pytest.raises(SilentFaceError, match="does not match the MiniFASNetV2 layout"):
+        SilentFaceModel.load(save_as_published(v1, tmp_path / "2.7_80x80_MiniFASNetV2.pth",
+                                               data_parallel=False))
+    (tmp_path / "2.7_80x80_MiniFASNetV1.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(SilentFaceError, match="not a readable PyTorch state dict"):
+        SilentFaceModel.load(tmp_path / "2.7_80x80_MiniFASNetV1.pth")
+    with pytest.raises(FileNotFoundError):
+        SilentFaceModel.load(tmp_path / "2.7_80x80_MiniFASNetV2SE.pth")
+    # a pickle that would run code when read is refused, not executed
+    torch.save({"prob.weight": torch.zeros(3, 128), "payload": PicklesCode(tmp_path / "pwned")},
+               tmp_path / "1_80x80_MiniFASNetV1.pth")
+    with pytest.raises(SilentFaceError, match="not a readable"):
+        SilentFaceModel.load(tmp_path / "1_80x80_MiniFASNetV1.pth")
+    assert not (tmp_path / "pwned").exists()
+
+
+class PicklesCode:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_a_folder_of_checkpoints_averages_its_models(tmp_path):
+    first = trained_looking("MiniFASNetV2", seed=3)
+    second = trained_looking("MiniFASNetV1SE", seed=4)
+    save_as_published(first, tmp_path / "2.7_80x80_MiniFASNetV2.pth", data_parallel=True)
+    save_as_published(second, tmp_path / "4_0_0_80x80_MiniFASNetV1SE.pth", data_parallel=False)
+    ensemble = SilentFaceEnsemble.load(tmp_path)
+    rgb = np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    box = (280, 180, 360, 280)
+    singles = [m.probabilities(rgb, box) for m in ensemble.models]
+    assert len(singles) == 2 and not np.allclose(singles[0], singles[1])
+    assert ensemble.score(rgb, box).live == pytest.approx((singles[0][1] + singles[1][1]) / 2)
+
+
+def test_the_generic_loader_picks_the_format(tmp_path):
+    from ml.pad import PadModel, pad_model_load
+    from ml.weights import weight_path
+
+    save_as_published(trained_looking("MiniFASNetV2", seed=8),
+                      tmp_path / "2.7_80x80_MiniFASNetV2.pth", data_parallel=False)
+    assert isinstance(pad_model_load(tmp_path / "2.7_80x80_MiniFASNetV2.pth"), SilentFaceModel)
+    assert isinstance(pad_model_load(tmp_path), SilentFaceEnsemble)
+    assert isinstance(pad_model_load(weight_path("pad_baseline")), PadModel)
