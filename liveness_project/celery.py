@@ -26,4 +26,5 @@ def warm_models(**_kwargs) -> None:
 
     pipeline = perception()
     pipeline.attribute_models  # noqa: B018 - loads the attribute models too
+    pipeline.pad  # noqa: B018 - and the anti-spoofing model
     logger.info("models loaded in worker process %s", os.getpid())

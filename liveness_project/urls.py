@@ -10,6 +10,7 @@ urlpatterns = [
     path("openapi.yaml", core_views.openapi, name="openapi"),
     path("admin/", admin.site.urls),
     path("faceid/", include("apps.faceid.urls")),
+    path("", include("apps.single_image.urls")),
 ]
 
 handler500 = "apps.core.views.server_error"

@@ -116,7 +116,7 @@ class PadModel:
         with torch.inference_mode():
             probabilities = torch.softmax(self.network(to_tensor(crops)), dim=1).numpy()
         live = self.classes.index("live")
-        return [PadScore(float(p[live]), {c: round(float(v), 4) for c, v in
+        return [PadScore(float(p[live]), {c: float(f"{v:.6g}") for c, v in
                                           zip(self.classes, p, strict=True)})
                 for p in probabilities]
 

@@ -1,5 +1,6 @@
 """One perception pipeline per process: detector + quality + embedder, built on first use."""
 
+import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -49,6 +50,15 @@ class Perception:
     def __init__(self, embedder=None):
         self.detector = FaceDetector()
         self.embedder = embedder if embedder is not None else SFaceEmbedder()
+
+    @cached_property
+    def pad(self):
+        """The passive anti-spoofing model: PAD_MODEL_PATH (a checkpoint of ours, a Silent-Face
+        `.pth` or a folder of them) or, when unset, the project's committed baseline."""
+        from .pad import pad_model_load
+        from .weights import weight_path
+
+        return pad_model_load(os.environ.get("PAD_MODEL_PATH") or weight_path("pad_baseline"))
 
     @cached_property
     def attribute_models(self) -> AttributeModels:

@@ -258,4 +258,4 @@ class SilentFaceEnsemble:
 def _pad_score(probabilities: np.ndarray) -> PadScore:
     names = ["live" if i == LIVE_CLASS else f"attack_{i}" for i in range(len(probabilities))]
     return PadScore(float(probabilities[LIVE_CLASS]),
-                    {n: round(float(p), 4) for n, p in zip(names, probabilities, strict=True)})
+                    {n: float(f"{p:.6g}") for n, p in zip(names, probabilities, strict=True)})

@@ -52,6 +52,7 @@ class Tenant:
     app: object
     api_key: str
     api_secret: str
+    app_code: str
 
     def sign(self, **kwargs) -> str:
         return vendor_sign(self.api_key, self.api_secret, **kwargs)
@@ -64,8 +65,9 @@ def make_tenant(db):
     def make(**options) -> Tenant:
         counter["n"] += 1
         options.setdefault("name", f"tenant-{counter['n']}-{time.monotonic_ns()}")
-        app, secret = api_app_create(**options)
-        return Tenant(app=app, api_key=app.api_key, api_secret=secret)
+        app, credentials = api_app_create(**options)
+        return Tenant(app=app, api_key=app.api_key, api_secret=credentials.api_secret,
+                      app_code=credentials.app_code)
 
     return make
 
@@ -165,3 +167,50 @@ def start_gunicorn(transactional_db):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+
+    def stop(self, sig=None) -> None:
+        if self.process.poll() is None:
+            self.process.terminate() if sig is None else self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_celery_worker(concurrency: int = 1, env: dict | None = None) -> Worker:
+    """A real Celery worker on this run's queue (tests/settings.py), models warmed at start;
+    returns once it has answered a ping."""
+    from liveness_project.celery import app
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
+         "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",
+         "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle",
+         "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
+        cwd=REPO, stdout=subprocess.DEVNULL, env={**os.environ, "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
+                       **(env or {})})
+    worker = Worker(process)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the celery worker exited"
+        try:
+            if app.send_task("core.ping").get(timeout=5) == "pong":
+                return worker
+        except Exception:  # noqa: BLE001 - not up yet (timeout), keep waiting
+            pass
+    worker.stop()
+    raise AssertionError("the celery worker did not answer a ping in 180 s")
+
+
+@pytest.fixture(scope="session")
+def celery_worker() -> Iterator[Worker]:
+    """One worker shared by the tests that need models on a worker."""
+    worker = start_celery_worker()
+    yield worker
+    worker.stop()

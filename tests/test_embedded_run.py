@@ -63,7 +63,7 @@ def test_embedded_run_serves_with_its_own_redis_and_worker(embedded_env, tmp_pat
         from .conftest import Tenant
 
         tenant = Tenant(app=None, api_key=credentials["api_key"],
-                        api_secret=credentials["api_secret"])
+                        api_secret=credentials["api_secret"], app_code=credentials["app_code"])
         data, files = split_form(still_form(tenant, sign=tenant_sign))
         response = httpx.post(base + GET_BIZ_TOKEN, data=data, files=files, timeout=30)
         assert response.status_code == 200, response.text

@@ -11,7 +11,7 @@ from django.db import connection
 
 from apps.faceid.models import BizTokenRecord
 from apps.tenants.models import ApiApp
-from apps.tenants.services import api_app_secret
+from apps.tenants.services import api_app_authenticate_app_code, api_app_secret
 
 from .conftest import Tenant, still_form
 
@@ -20,7 +20,7 @@ def test_create_api_app_prints_credentials_once_as_json(db, post_form):
     out = StringIO()
     call_command("create_api_app", "--name", "teller", "--quota", "5", stdout=out)
     credentials = json.loads(out.getvalue())
-    assert set(credentials) == {"api_key", "api_secret"}
+    assert set(credentials) == {"api_key", "api_secret", "app_code"}
     app = ApiApp.objects.get(name="teller")
     assert app.api_key == credentials["api_key"] and app.call_quota == 5
     assert app.can_verify and not app.can_use_data_source
@@ -29,9 +29,13 @@ def test_create_api_app_prints_credentials_once_as_json(db, post_form):
         cursor.execute("SELECT * FROM tenants_apiapp WHERE name = 'teller'")
         row = " ".join(str(v) for v in cursor.fetchone())
     assert credentials["api_secret"] not in row  # encrypted at rest
+    assert credentials["app_code"] not in row  # only its keyed digest is kept
     assert api_app_secret(app) == credentials["api_secret"]  # and still checkable
+    assert api_app_authenticate_app_code(
+        authorization=f"APPCODE {credentials['app_code']}") == app
 
-    tenant = Tenant(app=app, api_key=credentials["api_key"], api_secret=credentials["api_secret"])
+    tenant = Tenant(app=app, api_key=credentials["api_key"], api_secret=credentials["api_secret"],
+                    app_code=credentials["app_code"])
     assert post_form(still_form(tenant)).status_code == 200
 
 

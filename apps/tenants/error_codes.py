@@ -23,3 +23,7 @@ class AccessDenied(Exception):
 
 class ConcurrencyLimitExceeded(Exception):
     """The app already has as many requests in flight as its limit allows."""
+
+
+class RateLimited(Exception):
+    """The app has used its calls of the current minute."""

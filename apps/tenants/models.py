@@ -21,6 +21,10 @@ class ApiApp(models.Model):
     api_key = models.CharField(max_length=64, unique=True, default=api_key_new, editable=False)
     # Fernet ciphertext (apps.core.crypto); the clear secret is shown once, at creation.
     api_secret_encrypted = models.TextField(editable=False)
+    # Keyed digest (apps.core.crypto) of the APPCODE that the single-image APIs accept in
+    # `Authorization: APPCODE <code>`; the code itself is shown once. Null: none issued yet.
+    app_code_digest = models.CharField(max_length=64, unique=True, null=True, blank=True,
+                                       editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     can_verify = models.BooleanField(
         default=True, help_text="May create face comparison sessions (get_biz_token / verify)."
@@ -34,6 +38,10 @@ class ApiApp(models.Model):
     calls_used = models.PositiveBigIntegerField(default=0)
     concurrency_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests in flight at once; empty means unlimited."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Single-image API calls per minute (fixed window); empty means unlimited.",
     )
     allowed_networks = models.TextField(
         blank=True,

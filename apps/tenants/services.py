@@ -6,15 +6,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import F
 
-from apps.core.crypto import decrypt_text, encrypt_text
+from apps.core.crypto import decrypt_text, encrypt_text, keyed_digest
 from apps.core.net import ip_in_networks
 from apps.core.redis import redis_client, redis_key
 
-from .error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
+from .error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded, RateLimited
 from .models import ApiApp
 from .signatures import MalformedSignature, sign_is_authentic, sign_parse
 
@@ -30,6 +31,21 @@ def api_app_secret_assign(*, app: ApiApp) -> str:
     return secret
 
 
+@dataclass(frozen=True)
+class AppCredentials:
+    """What a new app's owner must copy once: the signing secret and the APPCODE."""
+
+    api_secret: str
+    app_code: str
+
+
+def api_app_code_assign(*, app: ApiApp) -> str:
+    """Gives the app a fresh APPCODE (its digest on the model, not saved); returns it in clear."""
+    code = secrets.token_hex(16)  # 32 hex characters, like the market's AppCodes
+    app.app_code_digest = keyed_digest(code)
+    return code
+
+
 def api_app_create(
     *,
     name: str,
@@ -38,8 +54,9 @@ def api_app_create(
     call_quota: int | None = None,
     concurrency_limit: int | None = None,
     allowed_networks: str = "",
-) -> tuple[ApiApp, str]:
-    """Creates an app; returns it with its clear api_secret, which is not kept anywhere."""
+    rate_limit_per_minute: int | None = None,
+) -> tuple[ApiApp, "AppCredentials"]:
+    """Creates an app; returns it with its clear credentials, which are not kept anywhere."""
     app = ApiApp(
         name=name,
         can_verify=can_verify,
@@ -47,17 +64,25 @@ def api_app_create(
         call_quota=call_quota,
         concurrency_limit=concurrency_limit,
         allowed_networks=allowed_networks,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
-    secret = api_app_secret_assign(app=app)
+    credentials = AppCredentials(api_secret=api_app_secret_assign(app=app),
+                                 app_code=api_app_code_assign(app=app))
     app.full_clean()
     app.save()
-    return app, secret
+    return app, credentials
 
 
 def api_app_secret_rotate(*, app: ApiApp) -> str:
     secret = api_app_secret_assign(app=app)
     app.save(update_fields=["api_secret_encrypted", "updated_at"])
     return secret
+
+
+def api_app_code_rotate(*, app: ApiApp) -> str:
+    code = api_app_code_assign(app=app)
+    app.save(update_fields=["app_code_digest", "updated_at"])
+    return code
 
 
 def api_app_secret(app: ApiApp) -> str:
@@ -102,6 +127,65 @@ def api_app_authenticate(*, sign: str, now: float | None = None) -> ApiApp:
         if now > claims.expire_time:
             raise expired
     return app
+
+
+def api_app_authenticate_app_code(*, authorization: str) -> ApiApp:
+    """`Authorization: APPCODE <code>` (one space, as the market's gateways write it; extra
+    spaces are tolerated). Missing, malformed or unknown: INVALID_SIGN."""
+    scheme, _, code = authorization.strip().partition(" ")
+    code = code.strip()
+    if scheme != "APPCODE" or not code:
+        raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
+    app = ApiApp.objects.filter(app_code_digest=keyed_digest(code)).first()
+    if app is None:
+        raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
+    return app
+
+
+def xca_signature(api_key: str, timestamp_ms: str, api_secret: str) -> str:
+    """Seed 001's signature: md5("{key}&{timestamp}&{secret}"), lower-case hex."""
+    return hashlib.md5(f"{api_key}&{timestamp_ms}&{api_secret}".encode()).hexdigest()
+
+
+def api_app_authenticate_xca(*, api_key: str, timestamp_ms: str, signature: str,
+                             now: float | None = None) -> ApiApp:
+    """The x-ca-key / x-ca-timestamp / x-ca-signature mode. The timestamp must lie within
+    XCA_TIMESTAMP_WINDOW_SECONDS of now, and each signature is accepted once: a replay inside
+    the window is EXPIRED_SIGN like one outside it (the remedy is the same: sign again)."""
+    now = time.time() if now is None else now
+    if not (api_key and timestamp_ms.isdigit() and len(timestamp_ms) <= 16 and signature):
+        raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
+    app = ApiApp.objects.filter(api_key=api_key).first()
+    expected = xca_signature(api_key, timestamp_ms, api_app_secret(app)) if app else ""
+    if app is None or not secrets.compare_digest(expected, signature.strip().lower()):
+        raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
+    window = settings.XCA_TIMESTAMP_WINDOW_SECONDS
+    if abs(now - int(timestamp_ms) / 1000) > window:
+        raise AccessDenied(AccessDeniedReason.EXPIRED_SIGN)
+    key = redis_key("xca-used", hashlib.sha1(f"{api_key}&{timestamp_ms}".encode()).hexdigest())
+    if not redis_client().set(key, b"1", nx=True, ex=2 * window + 60):
+        raise AccessDenied(AccessDeniedReason.EXPIRED_SIGN)
+    return app
+
+
+def api_app_rate_check(*, app: ApiApp, now: float | None = None) -> None:
+    """Counts one call in the app's current minute; RateLimited above rate_limit_per_minute."""
+    if app.rate_limit_per_minute is None:
+        return
+    minute = int((time.time() if now is None else now) // 60)
+    key = redis_key("rate", str(app.pk), str(minute))
+    client = redis_client()
+    with client.pipeline() as pipe:
+        count, _ = pipe.incr(key).expire(key, 120).execute()
+    if count > app.rate_limit_per_minute:
+        raise RateLimited()
+
+
+def api_app_quota_release(*, app: ApiApp) -> None:
+    """Gives back a call counted by api_app_quota_reserve whose work then failed on our side."""
+    if app.call_quota is not None:
+        ApiApp.objects.filter(pk=app.pk, calls_used__gt=0).update(
+            calls_used=F("calls_used") - 1)
 
 
 def api_app_authorize(*, app: ApiApp, client_ip: str) -> None:

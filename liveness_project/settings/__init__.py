@@ -8,3 +8,4 @@ from .base import *  # noqa: F401,F403
 from .celery import *  # noqa: F401,F403
 from .faceid import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
+from .single_image import *  # noqa: F401,F403

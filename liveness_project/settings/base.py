@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.tenants",
     "apps.faceid",
+    "apps.analysis",
+    "apps.single_image",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,141 @@
+"""The flow every single-image API shares; the contracts (contracts.py) only read requests and
+write answers.
+
+authenticate (APPCODE or x-ca signature) -> admit (app active, caller IP, rate) -> read the
+request and its picture (the contract) -> concurrency slot -> quota -> analysis on a worker.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from apps.analysis.services import AnalysisUnavailable, still_image_analyse
+from apps.tenants.error_codes import (
+    AccessDenied,
+    AccessDeniedReason,
+    ConcurrencyLimitExceeded,
+    RateLimited,
+)
+from apps.tenants.models import ApiApp
+from apps.tenants.services import (
+    api_app_authenticate_app_code,
+    api_app_authenticate_xca,
+    api_app_authorize,
+    api_app_quota_release,
+    api_app_quota_reserve,
+    api_app_rate_check,
+    concurrency_slot,
+)
+
+from .failures import Failure, Kind
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the flow needs of an HTTP request (the view builds it)."""
+
+    method: str
+    content_type: str
+    body: bytes
+    query: dict
+    form: dict
+    headers: dict          # lower-case names
+    client_ip: str
+    request_id: str
+
+
+def caller_authenticate(headers: dict) -> ApiApp:
+    """`Authorization: APPCODE <code>`, else the x-ca-key / x-ca-timestamp / x-ca-signature
+    headers (md5 of key&timestamp&secret)."""
+    try:
+        if headers.get("authorization"):
+            return api_app_authenticate_app_code(authorization=headers["authorization"])
+        if headers.get("x-ca-key") or headers.get("x-ca-signature"):
+            return api_app_authenticate_xca(api_key=headers.get("x-ca-key", ""),
+                                            timestamp_ms=headers.get("x-ca-timestamp", ""),
+                                            signature=headers.get("x-ca-signature", ""))
+    except AccessDenied as exc:
+        if exc.reason == AccessDeniedReason.EXPIRED_SIGN:
+            raise Failure(Kind.SIGNATURE_EXPIRED) from None
+        raise Failure(Kind.UNAUTHENTICATED) from None
+    except RedisError as exc:
+        raise Failure(Kind.UNAVAILABLE, f"redis: {exc}") from None
+    raise Failure(Kind.UNAUTHENTICATED, "no credentials")
+
+
+def caller_admit(*, app: ApiApp, client_ip: str) -> None:
+    try:
+        api_app_authorize(app=app, client_ip=client_ip)
+        api_app_rate_check(app=app)
+    except AccessDenied as exc:
+        raise Failure(Kind.FORBIDDEN, exc.reason) from None
+    except RateLimited:
+        raise Failure(Kind.LIMITED, "rate") from None
+    except RedisError as exc:
+        raise Failure(Kind.UNAVAILABLE, f"redis: {exc}") from None
+
+
+def still_analysis_run(*, app: ApiApp, picture: bytes, attributes: bool) -> dict:
+    """Runs the analysis on a worker within the app's concurrency slot and quota. The call is
+    counted when it reaches the models; a failure on our side gives the count back."""
+    try:
+        with concurrency_slot(app=app):
+            try:
+                with transaction.atomic():
+                    api_app_quota_reserve(app=app)
+            except AccessDenied:
+                raise Failure(Kind.LIMITED, "quota") from None
+            try:
+                return still_image_analyse(picture, attributes=attributes)
+            except AnalysisUnavailable as exc:
+                api_app_quota_release(app=app)
+                raise Failure(Kind.UNAVAILABLE, str(exc)) from None
+    except ConcurrencyLimitExceeded:
+        raise Failure(Kind.LIMITED, "concurrency") from None
+    except RedisError as exc:
+        raise Failure(Kind.UNAVAILABLE, f"redis: {exc}") from None
+
+
+def largest_face(analysis: dict, *, need_analysable: bool = False) -> dict:
+    face = analysis.get("face")
+    if face is None:
+        raise Failure(Kind.NO_FACE)
+    if need_analysable and not face.get("analysable"):
+        raise Failure(Kind.FACE_UNANALYSABLE, "face too small or the mesh did not fit")
+    return face
+
+
+def attack_species(face: dict) -> str:
+    """The most probable attack class of the PAD model ("" when it has none)."""
+    attacks = {k: v for k, v in face["pad"]["probabilities"].items() if k != "live"}
+    return max(attacks, key=attacks.get) if attacks else ""
+
+
+def synthetic_probability(face: dict) -> float:
+    """P(synthetic picture): the PAD model's `blend` class, 0 for models without one."""
+    return float(face["pad"]["probabilities"].get("blend", 0.0))
+
+
+def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
+                        started: float) -> tuple[int, dict]:
+    """One call of a single-image API, start to answer, in the contract's format."""
+    from .contracts import Parsed
+
+    parsed = Parsed()
+    try:
+        if oversized:
+            raise Failure(Kind.IMAGE_TOO_LARGE, "request body over the contract's limit")
+        app = caller_authenticate(incoming.headers)
+        caller_admit(app=app, client_ip=incoming.client_ip)
+        contract.parse(incoming, parsed, app)
+        analysis = still_analysis_run(app=app, picture=parsed.picture,
+                                      attributes=contract.attributes)
+        return contract.answer(analysis, parsed, incoming, started)
+    except Failure as failure:
+        log = logger.error if failure.kind == Kind.UNAVAILABLE else logger.info
+        log("single-image call refused: %s", failure)
+        return contract.refuse(failure, parsed, incoming, started)
