@@ -41,6 +41,17 @@ def encrypt_text(plain: str) -> str:
     return _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(plain.encode()).decode()
 
 
+def encrypt_bytes(plain: bytes) -> bytes:
+    return _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(plain)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(bytes(token))
+    except InvalidToken as exc:
+        raise DecryptionError("ciphertext does not match FIELD_ENCRYPTION_KEY") from exc
+
+
 def decrypt_text(token: str) -> str:
     try:
         return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(token.encode()).decode()
