@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.tenants",
     "apps.faceid",
     "apps.analysis",
+    "apps.identity",
     "apps.single_image",
 ]
 

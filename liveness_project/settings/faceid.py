@@ -1,6 +1,6 @@
 """Limits of the FaceID-style surface (seed 003 and SPEC.md)."""
 
-from .env import env_int
+from .env import env_int, env_str
 
 # Lifetime of a biz_token and its session in Redis.
 BIZ_TOKEN_TTL_SECONDS = env_int("BIZ_TOKEN_TTL_SECONDS", 3600)
@@ -15,6 +15,9 @@ FACEID_MAX_REQUEST_BYTES = env_int("FACEID_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 4096)
 # An in-flight request holds a concurrency slot at most this long, even if its process died.
 CONCURRENCY_SLOT_TTL_SECONDS = env_int("CONCURRENCY_SLOT_TTL_SECONDS", 120)
+
+# The KYC data source (comparison_type=1): a class with `lookup(name=, id_number=)`.
+IDENTITY_DATA_SOURCE = env_str("IDENTITY_DATA_SOURCE", "apps.identity.sources.RegistryDataSource")
 
 # Django must not refuse a 20 MB form before our own limit answers in the contract's shape.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEID_MAX_REQUEST_BYTES + 1024 * 1024
