@@ -103,6 +103,19 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
+def celery_worker_start(env: dict, concurrency: int = 1) -> subprocess.Popen:
+    """A Celery worker on the bench queue; returns once it answered a ping."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
+         "WARNING", "--concurrency", str(concurrency), "--queues", env["CELERY_QUEUE"], "--without-gossip",
+         "--without-mingle", "--hostname", f"bench-{time.time_ns()}@%h"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    ping = [sys.executable, "-c", "from liveness_project.celery import app;"
+            "print(app.send_task('core.ping').get(timeout=120))"]
+    subprocess.run(ping, cwd=REPO, env=env, check=True, capture_output=True, timeout=180)
+    return process
+
+
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
     boundary = "benchboundary7MA4YWxkTrZu0gW"
     parts = []

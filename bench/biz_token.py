@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/biz_token.py [--workers 2 4] [--concurrency 4 16] [--seconds 10]
 
-Real PostgreSQL (database liveness_bench) and Redis (keys prefixed bench:), a still session
-with one 320x240 JPEG reference, one multi-use signature. Prints one line per configuration
+Real PostgreSQL (database liveness_bench) and Redis (keys prefixed bench:), a Celery worker
+(the reference's face is found and embedded on every call), a still session with one 320 px
+face JPEG reference, one multi-use signature. Prints one line per configuration
 and the figures as one JSON line last; writes bench/results/biz_token.json.
 """
 
@@ -18,8 +19,10 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import (  # noqa: E402
+    REPO,
     Gunicorn,
     bench_env,
+    celery_worker_start,
     ensure_database,
     http_post,
     manage,
@@ -31,10 +34,13 @@ from _harness import (  # noqa: E402
 
 
 def reference_jpeg() -> bytes:
+    """A 320 px wide face photo: the worker finds and embeds its face on every call."""
     from PIL import Image
 
+    photo = Image.open(REPO / "fixtures" / "photos" / "obama.jpg").convert("RGB")
+    photo.thumbnail((320, 400))
     buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), (180, 140, 120)).save(buffer, format="JPEG")
+    photo.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 
@@ -43,6 +49,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--celery-workers", type=int, default=1)
     args = parser.parse_args()
 
     env = bench_env()
@@ -61,6 +68,7 @@ def main() -> None:
     )
     request = http_post("/faceid/v3/sdk/get_biz_token", body, content_type)
 
+    worker = celery_worker_start(env, concurrency=args.celery_workers)
     runs = []
     for workers in args.workers:
         server = Gunicorn(env, workers)
@@ -82,6 +90,8 @@ def main() -> None:
         finally:
             server.stop()
 
+    worker.terminate()
+    worker.wait(timeout=60)
     redis_keys_remove(env)
     best = max(runs, key=lambda r: r["requests_per_s"])
     write_result("biz_token", {

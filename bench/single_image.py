@@ -15,7 +15,6 @@ import io
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -25,6 +24,7 @@ from _harness import (  # noqa: E402
     REPO,
     Gunicorn,
     bench_env,
+    celery_worker_start,
     ensure_database,
     manage,
     redis_keys_remove,
@@ -50,18 +50,6 @@ def json_request(path: str, body: dict, headers: dict[str, str]) -> bytes:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"{head}Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode() + payload
-
-
-def start_worker(env: dict) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
-         "WARNING", "--concurrency", "1", "--queues", env["CELERY_QUEUE"], "--without-gossip",
-         "--without-mingle", "--hostname", f"bench-{time.time_ns()}@%h"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL)
-    ping = [sys.executable, "-c", "from liveness_project.celery import app;"
-            "print(app.send_task('core.ping').get(timeout=120))"]
-    subprocess.run(ping, cwd=REPO, env=env, check=True, capture_output=True, timeout=180)
-    return process
 
 
 def model_time_ms(picture: bytes, attributes: bool, repeats: int = 15) -> float:
@@ -98,7 +86,7 @@ def main() -> None:
         "seed002 /api/image_liveness": json_request(
             "/api/image_liveness", {"image": encoded}, auth),
     }
-    worker = start_worker(env)
+    worker = celery_worker_start(env)
     server = Gunicorn(env, 2)
     runs = []
     try:

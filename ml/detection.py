@@ -89,6 +89,9 @@ class FaceDetector:
         if scale < 1.0:
             image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))),
                                  Image.BILINEAR)
+        if min(image.size) < self._mtcnn.min_face_size:
+            # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
+            return []
         with torch.inference_mode():
             boxes, probs, points = self._mtcnn.detect(image, landmarks=True)
         if boxes is None:

@@ -15,7 +15,7 @@ from django.db import connection
 from apps.core.redis import redis_client
 from apps.tenants.services import api_app_create
 
-from .images import image_bytes
+from .images import face_image
 from .vendor_client import vendor_sign
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,6 +78,9 @@ def acme(make_tenant) -> Tenant:
     return make_tenant(name="acme-bank")
 
 
+REFERENCE_FACE = face_image()
+
+
 def still_form(tenant: Tenant, **overrides) -> dict:
     """A valid comparison_type=0 still request; pass None to drop a field."""
     form = {
@@ -86,7 +89,7 @@ def still_form(tenant: Tenant, **overrides) -> dict:
         "liveness_type": "still",
         "comparison_type": "0",
         "uuid": "user-42",
-        "image_ref1": ("ref1.jpg", image_bytes("JPEG"), "image/jpeg"),
+        "image_ref1": ("ref1.jpg", REFERENCE_FACE, "image/jpeg"),
     }
     form.update(overrides)
     return {k: v for k, v in form.items() if v is not None}
@@ -100,7 +103,7 @@ def split_form(form: dict) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def post_form(client):
+def post_form(client, celery_worker):
     """Posts a form (dict with (name, bytes, type) tuples for files) through Django's client."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -134,7 +137,7 @@ class Server:
 
 
 @pytest.fixture
-def start_gunicorn(transactional_db):
+def start_gunicorn(transactional_db, celery_worker):
     """Starts real gunicorn processes on the test database; stops them after the test."""
     started: list[subprocess.Popen] = []
 

@@ -30,3 +30,15 @@ def png_with_declared_size(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
             + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+
+
+PHOTOS = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "photos"
+
+
+def face_image(name: str = "obama.jpg", fmt: str = "JPEG", width: int = 400) -> bytes:
+    """A real face photo (fixtures/photos, fetched by `make setup`), resized and re-encoded."""
+    photo = Image.open(PHOTOS / name).convert("RGB")
+    photo = photo.resize((width, round(photo.height * width / photo.width)), Image.LANCZOS)
+    buffer = io.BytesIO()
+    photo.save(buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return buffer.getvalue()

@@ -210,3 +210,8 @@ def test_commands_refuse_unreadable_images(tmp_path):
     assert _run_module("ml.analyze", str(tmp_path / "bad.jpg")).returncode == 2
     assert _run_module("ml.compare", str(tmp_path / "bad.jpg"),
                        str(PHOTOS / "obama.jpg")).returncode == 2
+
+
+def test_pictures_too_thin_for_any_face_have_none(pipeline):
+    for shape in ((16, 4096, 3), (4096, 8, 3), (30, 30, 3)):
+        assert pipeline.detector.detect(np.full(shape, 128, np.uint8)) == []

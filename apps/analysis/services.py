@@ -1,5 +1,6 @@
 """Running model work on a Celery worker while a web request waits, for a bounded time."""
 
+import json
 import logging
 import uuid
 
@@ -9,7 +10,7 @@ from redis.exceptions import RedisError
 
 from apps.core.redis import redis_client, redis_key
 
-from .tasks import still_image
+from . import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -18,34 +19,49 @@ class AnalysisUnavailable(Exception):
     """No answer from the workers in time, or the task failed: the caller should retry."""
 
 
-def still_image_analyse(data: bytes, *, attributes: bool = False,
-                        multi_oriented: bool = False, timeout: float | None = None) -> dict:
-    """Puts the picture in Redis (not in the broker message), runs `analysis.still_image` on a
-    worker and waits for its result; AnalysisUnavailable when it does not come in time."""
-    timeout = settings.ANALYSIS_TIMEOUT_SECONDS if timeout is None else timeout
-    key = redis_key("image", uuid.uuid4().hex)
+def _run_on_worker(task, job: bytes, *, timeout: float, **kwargs) -> dict:
+    """Puts the job's input in Redis (not in the broker message), runs the task on a worker
+    and waits for its result; AnalysisUnavailable when it does not come in time."""
+    key = redis_key("job", uuid.uuid4().hex)
     client = redis_client()
     try:
-        client.set(key, data, ex=settings.ANALYSIS_IMAGE_TTL_SECONDS)
-        pending = still_image.apply_async(
-            args=(key,), kwargs={"attributes": attributes, "multi_oriented": multi_oriented},
-            expires=timeout)
+        client.set(key, job, ex=max(settings.ANALYSIS_IMAGE_TTL_SECONDS, int(timeout) + 60))
+        pending = task.apply_async(args=(key,), kwargs=kwargs, expires=timeout)
         try:
             return pending.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
         except CeleryTimeout:
             pending.revoke()
-            logger.error("still analysis timed out after %.1f s (task %s)", timeout, pending.id)
+            logger.error("%s timed out after %.1f s (task %s)", task.name, timeout, pending.id)
             raise AnalysisUnavailable("timeout") from None
         except Exception as exc:  # the task raised on the worker
-            logger.error("still analysis failed on the worker: %r", exc)
+            logger.error("%s failed on the worker: %r", task.name, exc)
             raise AnalysisUnavailable(repr(exc)) from exc
         finally:
             pending.forget()
     except RedisError as exc:
-        logger.error("redis unavailable for analysis: %s", exc)
+        logger.error("redis unavailable for %s: %s", task.name, exc)
         raise AnalysisUnavailable("redis") from exc
     finally:
         try:
             client.delete(key)
         except RedisError:
             pass
+
+
+def still_image_analyse(data: bytes, *, attributes: bool = False,
+                        multi_oriented: bool = False, timeout: float | None = None) -> dict:
+    return _run_on_worker(tasks.still_image, data, attributes=attributes,
+                          multi_oriented=multi_oriented,
+                          timeout=settings.ANALYSIS_TIMEOUT_SECONDS if timeout is None
+                          else timeout)
+
+
+def references_analyse(images: dict[str, str], multi_oriented: dict[str, bool]) -> dict:
+    """images: {param: base64}; returns {param: faces, embedding, rotation}."""
+    job = json.dumps({"images": images, "multi_oriented": multi_oriented}).encode()
+    return _run_on_worker(tasks.references, job, timeout=settings.ANALYSIS_TIMEOUT_SECONDS)
+
+
+def verification_analyse(job: dict) -> dict:
+    return _run_on_worker(tasks.verify, json.dumps(job).encode(),
+                          timeout=settings.VERIFY_TIMEOUT_SECONDS)

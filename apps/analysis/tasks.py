@@ -1,13 +1,29 @@
 """Celery tasks that run the models. Only workers execute them; the web imports this module
-for the task names but never calls into ml/ (its imports are inside the task bodies)."""
+for the task names but never calls into ml/ (its imports are inside the task bodies).
+
+Inputs travel through Redis under a job key (pictures and frames are too large for broker
+messages); the key is left in place until the web side deletes it, so a task whose worker died
+is delivered again (acks_late, reject_on_worker_lost) and finds its input.
+"""
+
+import base64
+import json
+import os
 
 from celery import shared_task
 
-from apps.core.redis import redis_client
+from apps.core.redis import redis_client, redis_key
 
 
 class ImageGone(Exception):
-    """The picture the task was given expired from Redis before the task ran."""
+    """The input the task was given expired from Redis before the task ran."""
+
+
+def _job(job_key: str) -> bytes:
+    data = redis_client().get(job_key)
+    if data is None:
+        raise ImageGone(job_key)
+    return data
 
 
 @shared_task(name="analysis.still_image")
@@ -16,8 +32,42 @@ def still_image(image_key: str, attributes: bool = False, multi_oriented: bool =
     from ml.image import load_rgb
     from ml.still import still_analyse
 
-    # The key is left in place: if this worker dies the task is delivered again and needs it.
-    data = redis_client().get(image_key)
-    if data is None:
-        raise ImageGone(image_key)
-    return still_analyse(load_rgb(data), attributes=attributes, multi_oriented=multi_oriented)
+    return still_analyse(load_rgb(_job(image_key)), attributes=attributes,
+                         multi_oriented=multi_oriented)
+
+
+@shared_task(name="analysis.references")
+def references(job_key: str) -> dict:
+    """get_biz_token's reference photos: faces and the largest face's embedding each."""
+    from ml.session import reference_analyse
+
+    job = json.loads(_job(job_key))
+    return {name: reference_analyse(base64.b64decode(data),
+                                    multi_oriented=job["multi_oriented"].get(name, False))
+            for name, data in job["images"].items()}
+
+
+@shared_task(name="analysis.verify")
+def verify(job_key: str) -> dict:
+    """verify's model work: the capture's liveness and the comparisons (ml/session.py)."""
+    from ml.session import capture_verify, photos_embed, probe_compare
+
+    job = json.loads(_job(job_key))
+    # Visible while it runs (operations, and the redelivery test): which process has it.
+    redis_client().set(redis_key("verify-running", job["biz_token"]), os.getpid(), ex=300)
+    references = dict(job["references"])
+    if job.get("photos"):
+        embedded, failure = photos_embed({k: base64.b64decode(v)
+                                          for k, v in job["photos"].items()})
+        if failure:
+            return {"outcome": failure, "liveness": {}, "attack": None, "comparisons": {},
+                    "best_frame": None, "frames": len(job.get("frames", [])), "model_ms": 0.0}
+        references.update(embedded)
+    if job["liveness_type"] == "raw_image":
+        return probe_compare(job["probe"], references,
+                             security_level=job["options"].get("security_level", "2"))
+    return capture_verify(liveness_type=job["liveness_type"],
+                          frames=[base64.b64decode(f) for f in job["frames"]],
+                          times_ms=job["times_ms"], challenge=job["challenge"],
+                          options=job["options"], references=references,
+                          pad_threshold=job["pad_threshold"])

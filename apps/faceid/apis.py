@@ -44,7 +44,7 @@ class FaceIdApi(APIView):
             logger.exception("unhandled error in %s", type(self).__name__)
             error = errors.internal_error()
         FACEID_ERRORS.labels(error.code).inc()
-        return self.answer({"error": error.error}, status=error.status)
+        return self.answer({**error.extra, "error": error.error}, status=error.status)
 
     def answer(self, body: dict, status: int = 200) -> Response:
         request = self.request
@@ -58,7 +58,7 @@ class BizTokenCreateApi(FaceIdApi):
     def post(self, request: Request) -> Response:
         issued = biz_token_issue(form=request.data, files=request.FILES,
                                  client_ip=client_ip(request), request_id=request.request_id)
-        return self.answer({"biz_token": issued.biz_token})
+        return self.answer({"biz_token": issued.biz_token, **issued.extra})
 
 
 class ApiNotFoundApi(FaceIdApi):

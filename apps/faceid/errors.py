@@ -8,10 +8,11 @@ from apps.tenants.error_codes import AccessDeniedReason
 
 
 class FaceIdError(Exception):
-    def __init__(self, status: int, error: str):
+    def __init__(self, status: int, error: str, extra: dict | None = None):
         super().__init__(error)
         self.status = status
         self.error = error
+        self.extra = extra or {}  # fields answered beside `error` (return_faces' faces)
 
     @property
     def code(self) -> str:
@@ -49,3 +50,15 @@ def api_not_found() -> FaceIdError:
 
 def internal_error() -> FaceIdError:
     return FaceIdError(500, "INTERNAL_ERROR")
+
+
+def no_face_found(param: str, extra: dict | None = None) -> FaceIdError:
+    return FaceIdError(400, f"NO_FACE_FOUND: {param}", extra)
+
+
+def multiple_faces(extra: dict | None = None) -> FaceIdError:
+    return FaceIdError(400, "MULTIPLE_FACES", extra)
+
+
+def low_quality(extra: dict | None = None) -> FaceIdError:
+    return FaceIdError(400, "LOW_QUALITY", extra)

@@ -1,15 +1,17 @@
 """Issuing biz_tokens: the whole get_biz_token flow, from signature to stored session."""
 
+import base64
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from apps.analysis.services import AnalysisUnavailable, references_analyse
 from apps.core.crypto import keyed_digest
 from apps.core.images import CheckedImage, ImageTooLarge, ImageUnsupported, image_check
 from apps.core.metrics import BIZ_TOKENS_ISSUED
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 class IssuedBizToken:
     biz_token: str
     expires_at: datetime
+    extra: dict = field(default_factory=dict)
 
 
 def biz_token_new(now: float) -> str:
@@ -55,6 +58,40 @@ def reference_images_check(*, params: BizTokenParams, files) -> dict[str, Checke
     return checked
 
 
+REFERENCE_ORDER = ("image_ref1", "image_ref2", "image")
+
+
+def references_check(*, params: BizTokenParams, images: dict[str, CheckedImage]) -> dict:
+    """Runs face detection and embedding of every image on a worker, and applies the seed's
+    rules: no face in image_ref1 / image_ref2 / image -> NO_FACE_FOUND: <the first such>;
+    several faces in a reference -> its largest is used; several in raw_image's `image` ->
+    MULTIPLE_FACES when fail_when_multiple_faces is 1; `image`'s largest face under
+    face_quality_threshold -> LOW_QUALITY. multi_oriented_detection applies to the references.
+    With return_faces=1 the faces are answered, errors included."""
+    if not images:
+        return {}
+    rotate = params.options.get("multi_oriented_detection", "1") == "1"
+    try:
+        found = references_analyse(
+            {name: base64.b64encode(image.data).decode() for name, image in images.items()},
+            {name: rotate and name != "image" for name in images})
+    except AnalysisUnavailable:
+        raise errors.internal_error() from None
+    faces = [{"image": name, **face} for name in REFERENCE_ORDER if name in found
+             for face in found[name]["faces"]]
+    extra = {"faces": faces} if params.options.get("return_faces") == "1" else {}
+    for name in REFERENCE_ORDER:
+        if name in found and not found[name]["faces"]:
+            raise errors.no_face_found(name, extra)
+    if "image" in found:
+        image_faces = found["image"]["faces"]
+        if len(image_faces) > 1 and params.options.get("fail_when_multiple_faces") == "1":
+            raise errors.multiple_faces(extra)
+        if image_faces[0]["quality"] < int(params.options.get("face_quality_threshold", 30)):
+            raise errors.low_quality(extra)
+    return {"found": found, "extra": extra}
+
+
 def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
     if not app.can_verify:
         raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
@@ -63,7 +100,8 @@ def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
 
 
 def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, CheckedImage],
-                     request_id: str, client_ip: str) -> IssuedBizToken:
+                     request_id: str, client_ip: str,
+                     references: dict | None = None) -> IssuedBizToken:
     """Counts the call, records the token durably and opens its session in Redis, together.
 
     The database work is one transaction and the Redis write is its last step: if Redis fails
@@ -84,6 +122,9 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
         "request_id": request_id,
         "created_at": int(now),
         "reference_images": {name: image.summary() for name, image in images.items()},
+        # embeddings made by the worker now, so that verify does not recompute them
+        "embeddings": {name: found["embedding"] for name, found in
+                       (references or {}).get("found", {}).items()},
     }
     idcard = ({"name": params.idcard_name, "number": params.idcard_number}
               if params.comparison_type == "1" else None)
@@ -127,7 +168,7 @@ def biz_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedBi
 
     signature fields -> who is calling (403) -> may they call now (403) -> an in-flight slot
     (403) -> the parameters (400) -> permission for the mode asked (403) -> the images (400)
-    -> quota (403) and issue.
+    -> their faces, on a worker (400) -> quota (403) and issue.
     """
     try:
         sign = signature_fields(form)
@@ -137,8 +178,12 @@ def biz_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedBi
             params = biz_token_params_parse(form, set(files.keys()))
             _permissions_check(app=app, params=params)
             images = reference_images_check(params=params, files=files)
-            return biz_token_create(app=app, params=params, images=images,
-                                    request_id=request_id, client_ip=client_ip)
+            references = references_check(params=params, images=images)
+            issued = biz_token_create(app=app, params=params, images=images,
+                                      request_id=request_id, client_ip=client_ip,
+                                      references=references)
+            return IssuedBizToken(biz_token=issued.biz_token, expires_at=issued.expires_at,
+                                  extra=references.get("extra", {}))
     except AccessDenied as exc:
         raise errors.authorization_error(exc.reason) from None
     except ConcurrencyLimitExceeded:

@@ -20,3 +20,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # One queue name per deployment, so two deployments (or a test run) can share a Redis.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "liveness")
+# A message taken by a worker that then vanished entirely (machine lost, SIGKILL of the whole
+# worker) is handed out again after this many seconds. A pool process killed mid-task is
+# noticed by its parent at once (CELERY_TASK_REJECT_ON_WORKER_LOST) and needs no wait.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Media kept for get_liveness_video are purged by this periodic task (the worker's beat).
+CELERY_BEAT_SCHEDULE = {
+    "liveness-media-purge": {"task": "faceid.media_purge", "schedule": 3600.0},
+}

@@ -5,6 +5,8 @@ from .faceid import FACEID_MAX_REQUEST_BYTES
 
 # How long a web request waits for a worker's analysis before answering "try again".
 ANALYSIS_TIMEOUT_SECONDS = env_float("ANALYSIS_TIMEOUT_SECONDS", 20.0)
+# How long verify waits for a worker to judge a capture (redelivery after a lost worker included).
+VERIFY_TIMEOUT_SECONDS = env_float("VERIFY_TIMEOUT_SECONDS", 60.0)
 # A picture waits in Redis for its task at most this long.
 ANALYSIS_IMAGE_TTL_SECONDS = env_int("ANALYSIS_IMAGE_TTL_SECONDS", 120)
 # Our operating points on the PAD model's probabilities: P(live) at or above PAD_LIVE_THRESHOLD

@@ -1,0 +1,206 @@
+"""A liveness session's model work, run by workers: the reference photos when the session is
+made (get_biz_token), the capture when it is verified.
+
+Verdicts are plain keys (`outcome`): the web maps them to the contract's result codes. Every
+function takes and returns JSON-ready data so the Celery tasks pass them through unchanged.
+"""
+
+import base64
+import io
+import time
+
+import numpy as np
+
+from .image import load_rgb
+from .pipeline import perception
+from .similarity import FAR_KEYS, comparison_of
+
+SECURITY_LEVEL_FAR = {"1": "1e-3", "2": "1e-4", "3": "1e-5", "4": "1e-6"}
+MIN_FRAMES = {"still": 1, "meglive": 10, "flash": 10}
+BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
+FLASH_ATTACK_REASONS = {"NO_RESPONSE", "WRONG_SEQUENCE", "LATE"}
+ACTION_OUTCOMES = {"ACTION_ERROR": "ACTION_ERROR", "USER_TIMEOUT": "USER_TIMEOUT",
+                   "PLANAR_ATTACK": "FAIL_LIVING_FACE_ATTACK",
+                   "EYES_CLOSED": "FAIL_EYES_CLOSE_DETECTION",
+                   "UNDETECTED_FACE": "UNDETECTED_FACE", "REPLACED_FACE": "REPLACED_FACE_ATTACK"}
+
+
+def _face_summary(face, quality) -> dict:
+    x1, y1, x2, y2 = face.box
+    return {"face_rectangle": {"left": int(x1), "top": int(y1), "width": int(x2 - x1),
+                               "height": int(y2 - y1)},
+            "score": round(face.score, 4), "quality": round(quality.score, 3)}
+
+
+def reference_analyse(image: bytes, *, multi_oriented: bool) -> dict:
+    """Faces of one reference photo (largest first) and the largest face's embedding."""
+    pipeline = perception()
+    analysis = pipeline.analyze(load_rgb(image), multi_oriented=multi_oriented)
+    result = {"rotation": analysis.detection.rotation,
+              "faces": [_face_summary(f.face, f.quality) for f in analysis.faces],
+              "embedding": None, "embedder": pipeline.embedder.name}
+    if analysis.largest is not None:
+        vector = pipeline.embedder.embed(analysis.detection.image, analysis.largest.face)
+        result["embedding"] = [round(float(v), 6) for v in vector]
+    return result
+
+
+def _jpeg(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=90)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _eyes_open_somewhere(frames, faces, mesher) -> bool:
+    from .actions import EYES_OPEN_EAR, eye_aspect_ratio
+
+    for frame, face in zip(frames, faces, strict=True):
+        points = mesher.landmarks(frame, face)
+        if points is not None and eye_aspect_ratio(points) >= EYES_OPEN_EAR:
+            return True
+    return False
+
+
+def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[float],
+                   challenge: dict, options: dict, references: dict[str, list[float]],
+                   pad_threshold: float) -> dict:
+    """Judges a capture: enough frames, a face, one face when asked, liveness by type, then
+    the comparison of the best frame with every reference embedding."""
+    started = time.perf_counter()
+    pipeline = perception()
+    out = {"outcome": "SUCCESS", "liveness": {}, "attack": None, "comparisons": {},
+           "best_frame": None, "frames": len(frames)}
+
+    def done(outcome: str) -> dict:
+        out["outcome"] = outcome
+        out["model_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return out
+
+    needed = MIN_FRAMES.get(liveness_type, 1)
+    if len(frames) < needed:
+        out["liveness"] = {"reason": f"{len(frames)} frames, {needed} needed"}
+        return done("VIDEO_LACK_FRAMES")
+    images = [load_rgb(f) for f in frames]
+
+    # The best frame: the highest quality face among evenly spaced candidates.
+    step = max(1, len(images) // BEST_FRAME_CANDIDATES)
+    best, best_quality, crowded = None, -1.0, False
+    for index in range(0, len(images), step):
+        analysis = pipeline.analyze(images[index])
+        confident = [f for f in analysis.faces if f.face.score >= 0.97]
+        crowded = crowded or len(confident) > 1
+        if analysis.largest is not None and analysis.largest.quality.score > best_quality:
+            best, best_quality = (index, analysis.largest), analysis.largest.quality.score
+    if best is None:
+        return done("UNDETECTED_FACE")
+    index, analysed = best
+    image = images[index]
+    out["best_frame"] = {"index": index, "time_ms": times_ms[index], "jpeg": _jpeg(image),
+                         "quality": round(best_quality, 3)}
+    if options.get("multiple_faces_detection") == "1" and crowded:
+        return done("MULTIPLE_FACES")
+
+    pad = pipeline.pad.score(image, analysed.face.box)
+    attack_passed = pad.live >= pad_threshold
+    out["attack"] = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
+                     "passed": attack_passed, "probabilities": pad.probabilities}
+    liveness_outcome = _liveness(liveness_type, images, times_ms, challenge, options,
+                                 analysed, attack_passed, out)
+    if liveness_outcome != "SUCCESS" and options.get("force_compare") != "1":
+        return done(liveness_outcome)
+
+    vector = pipeline.embedder.embed(image, analysed.face)
+    for name, reference in references.items():
+        comparison = comparison_of(np.asarray(reference), vector, model=pipeline.embedder.name)
+        out["comparisons"][name] = {"confidence": round(comparison.confidence, 3),
+                                    "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
+    if liveness_outcome != "SUCCESS":     # force_compare: the comparison decides the result
+        out["liveness"]["forced_past"] = liveness_outcome
+    far = SECURITY_LEVEL_FAR[str(options.get("security_level", "2"))]
+    same = all(c["confidence"] >= c["thresholds"][far] for c in out["comparisons"].values())
+    return done("SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME")
+
+
+def _liveness(liveness_type, images, times_ms, challenge, options, analysed, attack_passed,
+              out) -> str:
+    pipeline = perception()
+    eyes_check = options.get("eyes_close_detection") == "1"
+    if liveness_type == "still":
+        out["liveness"] = {"method": "passive PAD on the best frame"}
+        if eyes_check:
+            from .mesh import FaceMesher
+
+            if not _eyes_open_somewhere([images[0]], [analysed.face], FaceMesher()):
+                return "FAIL_EYES_CLOSE_DETECTION"
+        return "SUCCESS" if attack_passed else "FAIL_LIVING_FACE_ATTACK"
+    if liveness_type == "meglive":
+        from .actions import analyse_action_clip
+
+        verdict = analyse_action_clip(
+            images, times_ms, list(challenge["actions"]),
+            timeout_ms=float(challenge["action_timeout_s"]) * 1000,
+            eyes_close_detection=eyes_check,
+            face_replace_detection=options.get("face_replace_detection", "1") == "1",
+            detector=pipeline.detector, embedder=pipeline.embedder)
+        out["liveness"] = {"method": "actions", "reason": verdict.reason,
+                           "planarity": verdict.planarity,
+                           "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
+        return "SUCCESS" if verdict.passed else ACTION_OUTCOMES[verdict.reason]
+    if liveness_type == "flash":
+        from .flash import FlashChallenge, FlashSegment, analyse_flash
+
+        flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in challenge["colours"]))
+        verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
+        out["liveness"] = {"method": "flash", "reason": verdict.reason,
+                           "correlation": round(verdict.correlation, 3),
+                           "lag_ms": round(verdict.lag_ms, 1)}
+        if verdict.reason == "NO_FACE":
+            return "UNDETECTED_FACE"
+        if not verdict.passed:
+            return "FAIL_LIVING_FACE_ATTACK"
+        if eyes_check:
+            from .mesh import FaceMesher
+
+            sample = images[:: max(1, len(images) // 6)]
+            faces = [analysed.face] * len(sample)
+            if not _eyes_open_somewhere(sample, faces, FaceMesher()):
+                return "FAIL_EYES_CLOSE_DETECTION"
+        return "SUCCESS"
+    raise ValueError(f"no liveness check for {liveness_type!r}")
+
+
+def photos_embed(photos: dict[str, bytes]) -> tuple[dict[str, list[float]], str | None]:
+    """Embeddings of reference photos that arrive at verify (the KYC data source's photo):
+    ({name: embedding}, None) or ({}, "PHOTO_FORMAT_ERROR" / "NO_FACE_FOUND")."""
+    pipeline = perception()
+    vectors = {}
+    for name, photo in photos.items():
+        try:
+            rgb = load_rgb(photo)
+        except Exception:  # noqa: BLE001 - any undecodable picture from a data source
+            return {}, "PHOTO_FORMAT_ERROR"
+        analysis = pipeline.analyze(rgb, multi_oriented=True)
+        if analysis.largest is None:
+            return {}, "NO_FACE_FOUND"
+        vectors[name] = list(pipeline.embedder.embed(analysis.detection.image,
+                                                     analysis.largest.face))
+    return vectors, None
+
+
+def probe_compare(probe: list[float], references: dict[str, list[float]], *,
+                  security_level: str) -> dict:
+    """raw_image: the client's own photo (embedded at get_biz_token) against the references."""
+    pipeline = perception()
+    out = {"outcome": "SUCCESS", "liveness": {"method": "none (raw_image)"}, "attack": None,
+           "comparisons": {}, "best_frame": None, "frames": 0, "model_ms": 0.0}
+    for name, reference in references.items():
+        comparison = comparison_of(np.asarray(reference), np.asarray(probe),
+                                   model=pipeline.embedder.name)
+        out["comparisons"][name] = {"confidence": round(comparison.confidence, 3),
+                                    "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
+    far = SECURITY_LEVEL_FAR[security_level]
+    same = all(c["confidence"] >= c["thresholds"][far] for c in out["comparisons"].values())
+    out["outcome"] = "SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME"
+    return out
