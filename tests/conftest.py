@@ -189,8 +189,11 @@ class Worker:
 def start_celery_worker(concurrency: int = 1, env: dict | None = None) -> Worker:
     """A real Celery worker on this run's queue (tests/settings.py), models warmed at start;
     returns once it has answered a ping."""
-    from liveness_project.celery import app
+    from celery import Celery
 
+    redis_url = (env or {}).get("REDIS_URL", settings.REDIS_URL)
+    app = Celery(broker=redis_url, backend=redis_url)  # ping through this worker's own broker
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
          "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",

@@ -9,7 +9,14 @@ import redis
 
 from apps.faceid.models import BizTokenRecord
 
-from .conftest import GET_BIZ_TOKEN, free_port, split_form, still_form, wait_until
+from .conftest import (
+    GET_BIZ_TOKEN,
+    free_port,
+    split_form,
+    start_celery_worker,
+    still_form,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +81,10 @@ def _answers(url: str) -> bool:
 
 
 def test_redis_outage_fails_cleanly_and_recovers_without_restart(acme, start_gunicorn,
-                                                                 private_redis):
+                                                                 private_redis, request):
+    # this deployment's Redis is the private one: its worker (broker and job store) too
+    worker = start_celery_worker(env={"REDIS_URL": private_redis.url})
+    request.addfinalizer(worker.stop)
     server = start_gunicorn(workers=1, env={"REDIS_URL": private_redis.url})
     sign = acme.sign(valid_for=600)
 

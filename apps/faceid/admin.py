@@ -1,8 +1,13 @@
+import base64
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from .models import BizTokenRecord, LiveSession
+from apps.core.crypto import DecryptionError, decrypt_bytes
+
+from .models import BizTokenRecord, LiveSession, VerificationRecord
 from .sessions import sessions_live
 
 
@@ -25,6 +30,40 @@ class BizTokenRecordAdmin(ReadOnlyAdmin):
     search_fields = ("biz_token", "uuid", "biz_no", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("app",)
+
+
+@admin.register(VerificationRecord)
+class VerificationRecordAdmin(ReadOnlyAdmin):
+    list_display = ("biz_token", "app", "liveness_type", "result_code", "result_message",
+                    "best_confidence", "time_used_ms", "created_at")
+    list_filter = ("result_code", "liveness_type", "comparison_type", "app")
+    search_fields = ("biz_token", "biz_no", "request_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("app",)
+    readonly_fields = ("best_frame", "biz_token", "app", "request_id", "liveness_type",
+                       "comparison_type", "biz_no", "result_code", "result_message",
+                       "security_level", "confidences", "attack", "liveness", "frames",
+                       "time_used_ms", "model_ms", "created_at")
+    exclude = ("best_frame_encrypted",)
+
+    @admin.display(description="best confidence")
+    def best_confidence(self, obj: VerificationRecord):
+        values = [c.get("confidence") for c in obj.confidences.values()]
+        return max(values) if values else None
+
+    @admin.display(description="best frame")
+    def best_frame(self, obj: VerificationRecord):
+        if not obj.best_frame_encrypted:
+            return "-"
+        try:
+            jpeg = decrypt_bytes(obj.best_frame_encrypted)
+        except DecryptionError:
+            return "(cannot be decrypted with this FIELD_ENCRYPTION_KEY)"
+        return format_html('<img src="data:image/jpeg;base64,{}" style="max-width:320px">',
+                           base64.b64encode(jpeg).decode())
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
 
 
 @admin.register(LiveSession)

@@ -16,6 +16,7 @@ from apps.core.net import client_ip
 from . import errors
 from .errors import FaceIdError
 from .services import biz_token_issue
+from .verification import liveness_media, sdk_start, verify_run
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,30 @@ class BizTokenCreateApi(FaceIdApi):
         issued = biz_token_issue(form=request.data, files=request.FILES,
                                  client_ip=client_ip(request), request_id=request.request_id)
         return self.answer({"biz_token": issued.biz_token, **issued.extra})
+
+
+class SdkStartApi(FaceIdApi):
+    """POST /faceid/v3/sdk/start (ours, for the SDK): biz_token in, challenge out."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(sdk_start(form=request.data))
+
+
+class VerifyApi(FaceIdApi):
+    """POST /faceid/v3/sdk/verify (multipart: sign, sign_version, biz_token, meglive_data)."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(verify_run(form=request.data, files=request.FILES,
+                                      client_ip=client_ip(request),
+                                      request_id=request.request_id,
+                                      started=request.started_at))
+
+
+class LivenessMediaApi(FaceIdApi):
+    """POST /faceid/v3/sdk/get_liveness_video (ours): what get_liveness_video kept."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(liveness_media(form=request.data))
 
 
 class ApiNotFoundApi(FaceIdApi):

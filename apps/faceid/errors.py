@@ -62,3 +62,16 @@ def multiple_faces(extra: dict | None = None) -> FaceIdError:
 
 def low_quality(extra: dict | None = None) -> FaceIdError:
     return FaceIdError(400, "LOW_QUALITY", extra)
+
+
+def meglive_data_error() -> FaceIdError:
+    return FaceIdError(400, "MEGLIVE_DATA_ERROR")
+
+
+def meglive_data_biz_token_not_match() -> FaceIdError:
+    return FaceIdError(400, "MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH")
+
+
+def biz_token_denied() -> FaceIdError:
+    """The SDK presented a biz_token that is unknown, used, expired or not for an SDK."""
+    return FaceIdError(400, "BIZ_TOKEN_DENIED")

@@ -40,6 +40,55 @@ class BizTokenRecord(models.Model):
         return self.biz_token
 
 
+class VerificationRecord(models.Model):
+    """Every verify that ran (one per biz_token: the unique key makes a doubled write fail).
+
+    Codes, scores, thresholds and timings; no clear personal data. The best frame is a face
+    picture, so it is kept Fernet-encrypted and shown only in the admin.
+    """
+
+    biz_token = models.CharField(max_length=64, unique=True)
+    app = models.ForeignKey(ApiApp, on_delete=models.PROTECT, related_name="verifications")
+    request_id = models.CharField(max_length=64)
+    liveness_type = models.CharField(max_length=16)
+    comparison_type = models.CharField(max_length=1)
+    biz_no = models.CharField(max_length=128, blank=True)
+    result_code = models.PositiveIntegerField(db_index=True)
+    result_message = models.CharField(max_length=64)
+    security_level = models.CharField(max_length=1, default="2")
+    confidences = models.JSONField(default=dict)   # {"ref1": {"confidence", "thresholds"}}
+    attack = models.JSONField(null=True, blank=True)
+    liveness = models.JSONField(default=dict)
+    frames = models.PositiveIntegerField(default=0)
+    time_used_ms = models.PositiveIntegerField(default=0)
+    model_ms = models.FloatField(default=0)
+    best_frame_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["app", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.biz_token} {self.result_code} {self.result_message}"
+
+
+class LivenessMedia(models.Model):
+    """get_liveness_video: the capture's frames, encrypted with the video_key that verify
+    returned to the client (only a digest of the key is kept), purged after retention."""
+
+    verification = models.OneToOneField(VerificationRecord, on_delete=models.CASCADE,
+                                        related_name="media")
+    video_key_digest = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=1)   # get_liveness_video: 1 both, 2 video, 3 images
+    ciphertext = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    purge_after = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"media of {self.verification_id}"
+
+
 class LiveSession(models.Model):
     """Not a table: gives the admin a page that lists the live sessions held in Redis."""
 

@@ -16,6 +16,21 @@ from apps.core.redis import redis_client, redis_key
 
 _META = "meta"
 _IMAGE_PREFIX = "image:"
+_CHALLENGE = "challenge"
+_ATTEMPTS = "attempts"
+
+# Issues a challenge to the SDK: counts the attempt and, within the limit, replaces the
+# session's challenge; -1 when the session is gone, else the attempt number.
+_CHALLENGE_SET = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts <= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'challenge', ARGV[1])
+end
+return attempts
+"""
 
 _CONSUME = """
 local fields = redis.call('HGETALL', KEYS[1])
@@ -36,6 +51,8 @@ class Session:
     biz_token: str
     meta: dict
     images: dict[str, bytes]
+    challenge: dict | None = None
+    attempts: int = 0
 
     @property
     def idcard(self) -> dict:
@@ -85,10 +102,47 @@ def session_consume(*, biz_token: str) -> Session | None:
     raw = redis_client().eval(_CONSUME, 2, _session_key(biz_token), _tombstone_key(biz_token), b"1")
     if not raw:
         return None
-    fields = {raw[i].decode(): raw[i + 1] for i in range(0, len(raw), 2)}
+    return _session_of(biz_token, {raw[i].decode(): raw[i + 1] for i in range(0, len(raw), 2)})
+
+
+def _session_of(biz_token: str, fields: dict[str, bytes]) -> Session:
     meta = json.loads(fields.pop(_META))
-    images = {name[len(_IMAGE_PREFIX):]: data for name, data in fields.items()}
-    return Session(biz_token=biz_token, meta=meta, images=images)
+    challenge = fields.pop(_CHALLENGE, None)
+    attempts = int(fields.pop(_ATTEMPTS, 0))
+    images = {name[len(_IMAGE_PREFIX):]: data for name, data in fields.items()
+              if name.startswith(_IMAGE_PREFIX)}
+    return Session(biz_token=biz_token, meta=meta, images=images, attempts=attempts,
+                   challenge=json.loads(challenge) if challenge else None)
+
+
+def session_read(*, biz_token: str) -> Session | None:
+    """The session without consuming it (None when used, expired or unknown)."""
+    raw = redis_client().hgetall(_session_key(biz_token))
+    if not raw or _META.encode() not in raw:
+        return None
+    return _session_of(biz_token, {k.decode(): v for k, v in raw.items()})
+
+
+def session_challenge_set(*, biz_token: str, challenge: dict, max_attempts: int) -> int:
+    """Counts an SDK attempt and stores its challenge; returns the attempt number (over
+    max_attempts: nothing stored) or -1 when the session is gone."""
+    return int(redis_client().eval(_CHALLENGE_SET, 1, _session_key(biz_token),
+                                   json.dumps(challenge), max_attempts))
+
+
+def session_restore(*, session: Session, ttl_seconds: int) -> None:
+    """Puts a consumed session back (its verification could not run): the token can be
+    verified again for the rest of its life."""
+    mapping: dict[str, bytes | str] = {_META: json.dumps(session.meta, ensure_ascii=False),
+                                       _ATTEMPTS: str(session.attempts)}
+    if session.challenge is not None:
+        mapping[_CHALLENGE] = json.dumps(session.challenge)
+    mapping.update({_IMAGE_PREFIX + name: data for name, data in session.images.items()})
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.hset(_session_key(session.biz_token), mapping=mapping)
+    pipe.expire(_session_key(session.biz_token), max(1, ttl_seconds))
+    pipe.delete(_tombstone_key(session.biz_token))
+    pipe.execute()
 
 
 def session_was_consumed(*, biz_token: str) -> bool:

@@ -1,10 +1,13 @@
 from django.urls import path, re_path
 
-from .apis import ApiNotFoundApi, BizTokenCreateApi
+from .apis import ApiNotFoundApi, BizTokenCreateApi, LivenessMediaApi, SdkStartApi, VerifyApi
 
 app_name = "faceid"
 
 urlpatterns = [
     path("v3/sdk/get_biz_token", BizTokenCreateApi.as_view(), name="get_biz_token"),
+    path("v3/sdk/start", SdkStartApi.as_view(), name="sdk_start"),
+    path("v3/sdk/verify", VerifyApi.as_view(), name="verify"),
+    path("v3/sdk/get_liveness_video", LivenessMediaApi.as_view(), name="get_liveness_video"),
     re_path(r"^.*$", ApiNotFoundApi.as_view(), name="api_not_found"),
 ]

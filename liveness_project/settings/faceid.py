@@ -16,6 +16,10 @@ IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 4096)
 # An in-flight request holds a concurrency slot at most this long, even if its process died.
 CONCURRENCY_SLOT_TTL_SECONDS = env_int("CONCURRENCY_SLOT_TTL_SECONDS", 120)
 
+# How many times the SDK may start (fetch a challenge for) one biz_token: MORE_RETRY_TIMES after.
+SDK_MAX_ATTEMPTS = env_int("SDK_MAX_ATTEMPTS", 3)
+# get_liveness_video media are deleted this many days after their verify.
+LIVENESS_MEDIA_RETENTION_DAYS = env_int("LIVENESS_MEDIA_RETENTION_DAYS", 7)
 # The KYC data source (comparison_type=1): a class with `lookup(name=, id_number=)`.
 IDENTITY_DATA_SOURCE = env_str("IDENTITY_DATA_SOURCE", "apps.identity.sources.RegistryDataSource")
 

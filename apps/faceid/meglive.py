@@ -1,0 +1,76 @@
+"""`meglive_data`: the SDK's capture, sealed so the server can trust it (docs/SDK.md).
+
+Wire format, version 1 (ASCII):  MGLV1.<payload>.<mac>
+- payload: base64url (no padding) of UTF-8 JSON {"version": 1, "biz_token", "challenge_id",
+  "device": {...}, "frames": [{"t": ms since capture start, "jpeg": base64}, ...]};
+- mac: base64url of HMAC-SHA256(package_key, "MGLV1." + payload).
+
+The package_key is given to the SDK with its challenge and is derived here from the server's
+key, the biz_token and the challenge_id, so nothing is stored and no one can seal a package for
+a token without the key of that token's challenge.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+
+PREFIX = b"MGLV1."
+VERSION = 1
+MAX_FRAMES = 150
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+class PackageError(Exception):
+    """The package is malformed, tampered with or of an unknown version."""
+
+
+def package_key(biz_token: str, challenge_id: str) -> bytes:
+    master = hashlib.sha256(b"meglive-package|" + settings.FIELD_ENCRYPTION_KEY.encode()).digest()
+    return hmac.new(master, f"{biz_token}|{challenge_id}".encode(), hashlib.sha256).digest()
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
+def package_open(blob: bytes) -> dict:
+    """The payload of a genuine package; PackageError otherwise. Frames stay base64."""
+    if not blob.startswith(PREFIX) or blob.count(b".") != 2:
+        raise PackageError("not a MGLV1 package")
+    _, payload_b64, mac_b64 = blob.split(b".")
+    try:
+        payload = json.loads(_unb64url(payload_b64))
+        mac = _unb64url(mac_b64)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise PackageError(f"undecodable: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("version") != VERSION:
+        raise PackageError("unknown version")
+    token, challenge_id = payload.get("biz_token"), payload.get("challenge_id")
+    if not isinstance(token, str) or not isinstance(challenge_id, str):
+        raise PackageError("biz_token and challenge_id are required")
+    expected = hmac.new(package_key(token, challenge_id), PREFIX + payload_b64,
+                        hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, mac):
+        raise PackageError("bad MAC")
+    frames = payload.get("frames")
+    if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
+        raise PackageError(f"1 to {MAX_FRAMES} frames are required")
+    previous = -1.0
+    for frame in frames:
+        if not (isinstance(frame, dict) and isinstance(frame.get("t"), int | float)
+                and isinstance(frame.get("jpeg"), str)):
+            raise PackageError("a frame is {t, jpeg}")
+        if frame["t"] <= previous or len(frame["jpeg"]) > MAX_FRAME_BYTES * 4 // 3 + 4:
+            raise PackageError("frame times must increase; frames at most 2 MB")
+        previous = frame["t"]
+    if not isinstance(payload.get("device", {}), dict):
+        raise PackageError("device is an object")
+    return payload

@@ -1,0 +1,257 @@
+"""The SDK's start and the client server's verify: challenge, package, atomic consume, the
+models on a worker, the record, the media.
+
+verify, in order: signature and access (403) -> biz_token (400) -> the session: gone, used or
+another app's -> result 4200 BIZ_TOKEN_DENIED -> meglive_data (400 MEGLIVE_DATA_ERROR /
+MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH) -> the SDK's progress (9000 not started, 9100 another
+attempt in progress) -> consume (a lost race -> 4200) -> overtime (9200) -> KYC data source
+(3000 family) -> the worker (liveness, comparisons) -> record, media, answer.
+"""
+
+import base64
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from apps.analysis.services import AnalysisUnavailable, verification_analyse
+from apps.core.crypto import encrypt_bytes, keyed_digest
+from apps.identity.sources import LookupStatus, identity_lookup
+from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
+from apps.tenants.models import ApiApp
+from apps.tenants.services import (
+    api_app_authenticate,
+    api_app_authorize,
+    concurrency_slot,
+)
+
+from . import errors
+from .challenges import challenge_new
+from .meglive import PackageError, package_key, package_open
+from .models import BizTokenRecord, LivenessMedia, VerificationRecord
+from .params import signature_fields
+from .results import RESULT_CODES
+from .sessions import (
+    Session,
+    session_challenge_set,
+    session_consume,
+    session_read,
+    session_restore,
+    session_ttl,
+)
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_NAMES = {"image_ref1": "ref1", "image_ref2": "ref2"}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# ----------------------------------------------------------------------------- SDK start
+
+
+def sdk_start(*, form) -> dict:
+    """The SDK presents its biz_token and receives a fresh challenge and the key that seals
+    its package. Each call is an attempt; past SDK_MAX_ATTEMPTS: MORE_RETRY_TIMES."""
+    biz_token = (form.get("biz_token") or "").strip()
+    if not biz_token:
+        raise errors.missing_argument("biz_token")
+    session = session_read(biz_token=biz_token)
+    if session is None or session.meta["liveness_type"] == "raw_image":
+        raise errors.biz_token_denied()
+    challenge = challenge_new(session.meta)
+    attempt = session_challenge_set(biz_token=biz_token, challenge=challenge,
+                                    max_attempts=settings.SDK_MAX_ATTEMPTS)
+    if attempt < 0:
+        raise errors.biz_token_denied()
+    if attempt > settings.SDK_MAX_ATTEMPTS:
+        raise errors.authorization_error(AccessDeniedReason.MORE_RETRY_TIMES)
+    return {"biz_token": biz_token, "challenge": challenge, "package_version": 1,
+            "package_key": _b64url(package_key(biz_token, challenge["challenge_id"])),
+            "attempt": attempt, "attempts_left": settings.SDK_MAX_ATTEMPTS - attempt}
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def _answer(code_name: str, *, biz_no: str, extra: dict | None = None) -> dict:
+    return {"biz_no": biz_no, "result_code": RESULT_CODES[code_name],
+            "result_message": code_name, **(extra or {})}
+
+
+def _package_bytes(form, files) -> bytes | None:
+    upload = files.get("meglive_data")
+    if upload is not None:
+        return upload.read()
+    text = form.get("meglive_data")
+    return text.encode() if text else None
+
+
+def verify_run(*, form, files, client_ip: str, request_id: str, started: float) -> dict:
+    try:
+        app = api_app_authenticate(sign=signature_fields(form))
+        api_app_authorize(app=app, client_ip=client_ip)
+        if not app.can_verify:
+            raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
+        with concurrency_slot(app=app):
+            return _verify(app=app, form=form, files=files, request_id=request_id,
+                           started=started)
+    except AccessDenied as exc:
+        raise errors.authorization_error(exc.reason) from None
+    except ConcurrencyLimitExceeded:
+        raise errors.concurrency_limit_exceeded() from None
+
+
+def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:
+    biz_token = (form.get("biz_token") or "").strip()
+    if not biz_token:
+        raise errors.missing_argument("biz_token")
+    session = session_read(biz_token=biz_token)
+    if session is None or session.meta.get("app_id") != app.pk:
+        return _answer("BIZ_TOKEN_DENIED", biz_no="")
+    meta = session.meta
+    liveness_type = meta["liveness_type"]
+    payload = None
+    if liveness_type != "raw_image":
+        blob = _package_bytes(form, files)
+        if not blob:
+            raise errors.missing_argument("meglive_data")
+        try:
+            payload = package_open(blob)
+        except PackageError as exc:
+            logger.info("meglive_data refused: %s", exc)
+            raise errors.meglive_data_error() from None
+        if payload["biz_token"] != biz_token:
+            raise errors.meglive_data_biz_token_not_match()
+        if session.challenge is None:
+            return _answer("LIVING_NOT_START", biz_no=meta["biz_no"])
+        if payload["challenge_id"] != session.challenge["challenge_id"]:
+            return _answer("LIVING_IN_PROGRESS", biz_no=meta["biz_no"])
+
+    ttl = session_ttl(biz_token=biz_token)
+    consumed = session_consume(biz_token=biz_token)
+    if consumed is None:    # another verify of this token got there first
+        return _answer("BIZ_TOKEN_DENIED", biz_no="")
+    BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=datetime.now(UTC))
+    if payload is not None and time.time() > consumed.challenge["verify_by"]:
+        return _finish(app, consumed, request_id, started, {"outcome": "LIVING_OVERTIME"})
+
+    job = _job(consumed, payload)
+    if meta["comparison_type"] == "1":
+        idcard = consumed.idcard
+        found = identity_lookup(name=idcard["name"], id_number=idcard["number"])
+        if found.status != LookupStatus.FOUND:
+            return _finish(app, consumed, request_id, started, {"outcome": found.status.value})
+        job["photos"] = {"idcard": base64.b64encode(found.photo).decode()}
+    try:
+        analysis = verification_analyse(job)
+    except AnalysisUnavailable:
+        # Nothing was decided: give the token back so the client can verify again.
+        session_restore(session=consumed, ttl_seconds=ttl)
+        BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=None)
+        raise errors.internal_error() from None
+    return _finish(app, consumed, request_id, started, analysis, frames=payload)
+
+
+def _job(session: Session, payload: dict | None) -> dict:
+    meta = session.meta
+    embeddings = meta.get("embeddings", {})
+    job = {"biz_token": session.biz_token, "liveness_type": meta["liveness_type"],
+           "options": meta["options"], "challenge": session.challenge or {},
+           "references": {REFERENCE_NAMES[k]: v for k, v in embeddings.items()
+                          if k in REFERENCE_NAMES},
+           "pad_threshold": settings.PAD_LIVE_THRESHOLD}
+    if meta["liveness_type"] == "raw_image":
+        job["probe"] = embeddings.get("image")
+    else:
+        job["frames"] = [f["jpeg"] for f in payload["frames"]]
+        job["times_ms"] = [float(f["t"]) for f in payload["frames"]]
+    return job
+
+
+def _finish(app: ApiApp, session: Session, request_id: str, started: float, analysis: dict,
+            frames: dict | None = None) -> dict:
+    meta, options = session.meta, session.meta["options"]
+    outcome = analysis["outcome"]
+    code = RESULT_CODES[outcome]
+    body = _answer(outcome, biz_no=meta["biz_no"])
+    best = analysis.get("best_frame")
+    if options.get("verbose", "1") == "1":
+        body["verification"] = analysis.get("comparisons", {})
+        attack = analysis.get("attack")
+        if attack is not None:
+            body["attack_result"] = {"score": attack["score"], "threshold": attack["threshold"],
+                                     "result": not attack["passed"]}
+        if best is not None:
+            body["images"] = {"image_best": best["jpeg"]}
+    time_used = int((time.perf_counter() - started) * 1000)
+    try:
+        with transaction.atomic():
+            record = VerificationRecord.objects.create(
+                biz_token=session.biz_token, app=app, request_id=request_id,
+                liveness_type=meta["liveness_type"], comparison_type=meta["comparison_type"],
+                biz_no=meta["biz_no"], result_code=code, result_message=outcome,
+                security_level=str(options.get("security_level", "2")),
+                confidences=analysis.get("comparisons", {}), attack=analysis.get("attack"),
+                liveness=analysis.get("liveness", {}), frames=analysis.get("frames", 0),
+                time_used_ms=time_used, model_ms=analysis.get("model_ms", 0.0),
+                best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
+                if best else None)
+            video_key = _media_keep(record, options, frames, best)
+    except IntegrityError:
+        # The session is consumed exactly once, so this means a bug or a restored race.
+        logger.error("a verification of %s was already recorded", session.biz_token)
+        raise errors.internal_error() from None
+    if video_key:
+        body["video_key"] = video_key
+    return body
+
+
+def _media_keep(record: VerificationRecord, options: dict, payload: dict | None,
+                best: dict | None) -> str | None:
+    """get_liveness_video 1 (frames and best image), 2 (frames), 3 (best image): encrypted
+    with a fresh key returned once as video_key; we keep its digest and the ciphertext."""
+    kind = str(options.get("get_liveness_video", "0"))
+    if kind == "0" or payload is None:
+        return None
+    media = {}
+    if kind in ("1", "2"):
+        media["frames"] = payload["frames"]
+    if kind in ("1", "3") and best is not None:
+        media["image_best"] = best["jpeg"]
+    video_key = Fernet.generate_key().decode()
+    LivenessMedia.objects.create(
+        verification=record, video_key_digest=keyed_digest(video_key), kind=kind,
+        ciphertext=Fernet(video_key.encode()).encrypt(json.dumps(media).encode()),
+        purge_after=datetime.now(UTC) + timedelta(days=settings.LIVENESS_MEDIA_RETENTION_DAYS))
+    return video_key
+
+
+def liveness_media(*, form) -> dict:
+    """The client server fetches what get_liveness_video kept, with its signature, the
+    biz_token and the video_key verify returned."""
+    try:
+        app = api_app_authenticate(sign=signature_fields(form))
+    except AccessDenied as exc:
+        raise errors.authorization_error(exc.reason) from None
+    biz_token, video_key = form.get("biz_token"), form.get("video_key")
+    for name, value in (("biz_token", biz_token), ("video_key", video_key)):
+        if not value:
+            raise errors.missing_argument(name)
+    media = LivenessMedia.objects.filter(
+        verification__biz_token=biz_token, verification__app=app,
+        video_key_digest=keyed_digest(video_key)).first()
+    if media is None:
+        raise errors.bad_argument("video_key")
+    return json.loads(Fernet(video_key.encode()).decrypt(bytes(media.ciphertext)))
+
+
+def liveness_media_purge(*, now: datetime | None = None) -> int:
+    deleted, _ = LivenessMedia.objects.filter(purge_after__lte=now or datetime.now(UTC)).delete()
+    return deleted

@@ -1,0 +1,118 @@
+"""Rendering a capture for a challenge with the simulator (ml/simulator): one scenario each.
+
+live          the person does what the challenge asks (turns, blinks, follows the colours)
+print         a printed photo: moved as a rigid plane, textures of paper (still: print texture)
+replay        a screen: moiré and pixel grid (still), a recorded clip of other colours (flash)
+mask          a cut-out photo mask (still); a rigid plane for meglive and flash
+swap          another person's face takes over half way (meglive; needs --other-face)
+wrong-action  the right actions in the wrong order (meglive)
+late          the first action only after its timeout (meglive), colours seen late (flash)
+closed-eyes   the eyes stay closed all along (still, meglive)
+"""
+
+import zlib
+
+import numpy as np
+
+SCENARIOS = ("live", "print", "replay", "mask", "swap", "wrong-action", "late", "closed-eyes")
+ACTION_MS = {"blink": 400, "mouth_open": 700, "turn_left": 1100, "turn_right": 1100,
+             "nod": 1100, "shake": 1400}
+GAP_MS = 300
+POSE = ("turn_left", "turn_right", "nod", "shake")
+
+
+def _portrait(photo: np.ndarray):
+    from ml.pipeline import perception
+    from ml.simulator.head import portrait_frame
+
+    detector = perception().detector
+    faces = detector.detect(photo)
+    if not faces:
+        raise ValueError("no face in the picture given to --face")
+    frame, _ = portrait_frame(photo, faces[0].box)
+    found = detector.detect(frame)
+    if not found:
+        raise ValueError("the face is lost in the portrait frame")
+    return frame, found[0]
+
+
+def _script(actions: list[str], start_ms: float) -> tuple[list, float]:
+    script, t = [], start_ms
+    for action in actions:
+        script.append((action, t, ACTION_MS[action]))
+        t += ACTION_MS[action] + GAP_MS
+    return script, t
+
+
+def render(challenge: dict, scenario: str, face: np.ndarray, *, seed: int,
+           other_face: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:
+    """(ms, RGB frame) pairs for the challenge, as the scenario says."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
+    seed = zlib.crc32(f"{seed}/{scenario}/{challenge['challenge_id']}".encode())
+    kind = challenge["liveness_type"]
+    frame, found = _portrait(face)
+    if kind == "still":
+        return _still(frame, found, scenario, seed)
+    if kind == "flash":
+        return _flash(frame, found, challenge, scenario, seed)
+    return _meglive(frame, found, challenge, scenario, seed, other_face)
+
+
+def _still(frame, found, scenario, seed):
+    from ml.simulator.attacks import render_attack
+    from ml.simulator.head import HeadModel
+
+    if scenario == "closed-eyes":
+        from ml.mesh import FaceMesher
+
+        head = HeadModel(frame, FaceMesher().landmarks(frame, found))
+        return [(0.0, head.render(0, 0, 1.0, 0).astype(np.uint8))]
+    species = {"live": "live", "print": "print", "replay": "replay", "mask": "mask"}.get(scenario)
+    if species is None:
+        raise ValueError(f"scenario {scenario!r} does not apply to still")
+    return [(0.0, render_attack(species, frame, found.box, seed=seed))]
+
+
+def _flash(frame, found, challenge, scenario, seed):
+    from ml.flash import FlashChallenge, FlashSegment
+    from ml.simulator.flash import render_flash_clip
+
+    flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in challenge["colours"]))
+    simulated = {"live": "live", "replay": "replay", "late": "late", "print": "static",
+                 "mask": "static"}.get(scenario)
+    if simulated is None:
+        raise ValueError(f"scenario {scenario!r} does not apply to flash")
+    frames, times, _ = render_flash_clip(frame, found.box, flash, scenario=simulated, seed=seed)
+    return list(zip(times, [f.astype(np.uint8) for f in frames], strict=True))
+
+
+def _meglive(frame, found, challenge, scenario, seed, other_face):
+    from ml.mesh import FaceMesher
+    from ml.simulator.head import render_action_clip
+
+    mesher = FaceMesher()
+    points = mesher.landmarks(frame, found)
+    actions = list(challenge["actions"])
+    timeout_ms = float(challenge["action_timeout_s"]) * 1000
+    start = 300.0
+    if scenario == "wrong-action":
+        # another head movement than the one asked (a nod for a turn or shake, a turn for a
+        # nod): the required movement never happens
+        actions = [{"nod": "turn_left"}.get(a, "nod") if a in POSE else a for a in actions]
+    if scenario == "late":
+        start = timeout_ms + 800.0
+    script, end = _script(actions, start)
+    if scenario == "closed-eyes":
+        script = [("closed_eyes", 0.0, end + 200)] + [s for s in script if s[0] != "blink"]
+    swap = None
+    if scenario == "swap":
+        if other_face is None:
+            raise ValueError("the swap scenario needs --other-face")
+        other_frame, other_found = _portrait(other_face)
+        swap = (other_frame, mesher.landmarks(other_frame, other_found))
+    planar = scenario in ("print", "replay", "mask")
+    frames, times = render_action_clip(frame, points, script, duration_ms=end + 200, seed=seed,
+                                       planar=planar, fps=10, swap_to=swap,
+                                       swap_at_ms=end / 2 if swap else None)
+    return list(zip(times, [f.astype(np.uint8) for f in frames], strict=True))

@@ -1,0 +1,299 @@
+"""Liveness sessions end to end: get_biz_token -> SDK start -> the mock SDK's capture ->
+verify, with real PostgreSQL, Redis, a Celery worker and the models."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.faceid.models import BizTokenRecord, LivenessMedia, VerificationRecord
+from apps.faceid.verification import liveness_media_purge
+from apps.identity.services import identity_register
+from liveness_sdk.client import capture
+from ml.image import load_rgb
+
+from .conftest import still_form
+from .images import PHOTOS, face_image
+
+START = "/faceid/v3/sdk/start"
+VERIFY = "/faceid/v3/sdk/verify"
+MEDIA = "/faceid/v3/sdk/get_liveness_video"
+KYC_NUMBER = "11010519491231002X"
+
+
+def face(name: str):
+    return load_rgb(PHOTOS / name)
+
+
+@pytest.fixture
+def session(acme, post_form):
+    """get_biz_token for acme: reference image_ref1 (obama3 by default), options as given."""
+
+    def make(liveness_type="still", ref="obama3.jpg", tenant=acme, **options):
+        form = still_form(tenant, liveness_type=liveness_type,
+                          image_ref1=("ref.jpg", face_image(ref), "image/jpeg"), **options)
+        response = post_form(form)
+        assert response.status_code == 200, response.content
+        return response.json()["biz_token"]
+
+    return make
+
+
+@pytest.fixture
+def sdk_start(client):
+    def start(token: str):
+        response = client.post(START, {"biz_token": token})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return start
+
+
+@pytest.fixture
+def verify(client, acme):
+    def send(token: str, package: bytes | None, tenant=acme, **extra):
+        form = {"sign": tenant.sign(), "sign_version": "hmac_sha1", "biz_token": token, **extra}
+        if package is not None:
+            form["meglive_data"] = SimpleUploadedFile("meglive_data", package)
+        return client.post(VERIFY, form)
+
+    return send
+
+
+def run(session, sdk_start, verify, *, liveness_type, scenario="live", who="obama.jpg",
+        ref="obama3.jpg", seed=1, other=None, **options) -> dict:
+    token = session(liveness_type, ref=ref, **options)
+    started = sdk_start(token)
+    package = capture(started, scenario=scenario, face=face(who), seed=seed,
+                      other_face=face(other) if other else None)
+    response = verify(token, package)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_still_live_same_person_passes_above_the_1e4_threshold(session, sdk_start, verify):
+    body = run(session, sdk_start, verify, liveness_type="still", biz_no="loan-7")
+    assert (body["result_code"], body["result_message"]) == (1000, "SUCCESS")
+    assert body["biz_no"] == "loan-7" and isinstance(body["time_used"], int)
+    ref1 = body["verification"]["ref1"]
+    assert ref1["confidence"] > ref1["thresholds"]["1e-4"]
+    assert set(ref1["thresholds"]) == {"1e-3", "1e-4", "1e-5", "1e-6"}
+    assert body["attack_result"]["result"] is False
+    assert base64.b64decode(body["images"]["image_best"])[:2] == b"\xff\xd8"
+    record = VerificationRecord.objects.get(biz_token=body.get("biz_token") or
+                                            VerificationRecord.objects.latest("id").biz_token)
+    assert record.result_code == 1000 and record.best_frame_encrypted
+    assert b"\xff\xd8" not in bytes(record.best_frame_encrypted)[:64]   # encrypted at rest
+
+
+def test_still_another_person_is_2000(session, sdk_start, verify):
+    body = run(session, sdk_start, verify, liveness_type="still", who="biden.jpg")
+    assert body["result_code"] == 2000 and body["result_message"] == "PASS_LIVING_NOT_THE_SAME"
+    ref1 = body["verification"]["ref1"]
+    assert ref1["confidence"] < ref1["thresholds"]["1e-3"]
+
+
+@pytest.mark.parametrize("scenario", ["print", "replay", "mask"])
+def test_still_attacks_are_the_4100_family(session, sdk_start, verify, scenario):
+    body = run(session, sdk_start, verify, liveness_type="still", scenario=scenario)
+    assert body["result_code"] == 4100 and body["result_message"] == "FAIL_LIVING_FACE_ATTACK"
+    assert body["attack_result"]["result"] is True and "verification" in body
+    assert body["verification"] == {}        # no comparison without force_compare
+
+
+def test_force_compare_compares_an_attack_anyway(session, sdk_start, verify):
+    body = run(session, sdk_start, verify, liveness_type="still", scenario="print",
+               force_compare="1")
+    assert body["result_code"] in (1000, 2000) and "ref1" in body["verification"]
+    assert body["attack_result"]["result"] is True
+
+
+@pytest.mark.parametrize("scenario, code, message", [
+    ("live", 1000, "SUCCESS"),
+    ("print", 4100, "FAIL_LIVING_FACE_ATTACK"),
+    ("replay", 4100, "FAIL_LIVING_FACE_ATTACK"),
+    ("wrong-action", 4202, "ACTION_ERROR"),
+    ("late", 4201, "USER_TIMEOUT"),
+    ("swap", 4112, "REPLACED_FACE_ATTACK"),
+])
+def test_meglive_scenarios(session, sdk_start, verify, scenario, code, message):
+    body = run(session, sdk_start, verify, liveness_type="meglive", scenario=scenario,
+               other="biden.jpg", liveness_action_count="2", liveness_timeout="5")
+    assert (body["result_code"], body["result_message"]) == (code, message), body.get(
+        "result_message")
+
+
+def test_meglive_eyes_closed_all_along(session, sdk_start, verify):
+    body = run(session, sdk_start, verify, liveness_type="meglive", scenario="closed-eyes",
+               liveness_action_count="1", eyes_close_detection="1")
+    assert body["result_code"] in (4111, 4202)  # closed lids, or the blink asked for is absent
+    if body["result_code"] == 4111:
+        assert body["result_message"] == "FAIL_EYES_CLOSE_DETECTION"
+
+
+@pytest.mark.parametrize("scenario, code", [("live", 1000), ("replay", 4100), ("late", 4100),
+                                            ("print", 4100)])
+def test_flash_scenarios(session, sdk_start, verify, scenario, code):
+    body = run(session, sdk_start, verify, liveness_type="flash", scenario=scenario)
+    assert body["result_code"] == code, body["result_message"]
+
+
+def test_raw_image_needs_no_meglive_data(session, verify):
+    same = session("raw_image", ref="obama3.jpg",
+                   image=("me.jpg", face_image("obama.jpg"), "image/jpeg"))
+    body = verify(same, None).json()
+    assert body["result_code"] == 1000 and body["verification"]["ref1"]["confidence"] > 60
+    other = session("raw_image", ref="obama3.jpg",
+                    image=("me.jpg", face_image("biden.jpg"), "image/jpeg"))
+    assert verify(other, None).json()["result_code"] == 2000
+
+
+def flipped(package: bytes, at: int) -> bytes:
+    """One character of the sealed payload changed."""
+    changed = b"B" if package[at:at + 1] != b"B" else b"C"
+    return package[:at] + changed + package[at + 1:]
+
+
+def test_refusals(session, sdk_start, verify, make_tenant):
+    token, fresh = session("still"), session("still")
+    started = sdk_start(token)
+    package = capture(started, face=face("obama.jpg"), seed=1)
+
+    for bad in (b"MGLV1.x.y", b"not a package", flipped(package, 60),
+                capture({**started, "biz_token": fresh}, face=face("obama.jpg"), seed=1)):
+        refused = verify(fresh, bad)           # garbage, tampered, or sealed with another key
+        assert refused.status_code == 400 and refused.json()["error"] == "MEGLIVE_DATA_ERROR"
+    foreign = verify(fresh, package)           # genuine, but token's own package
+    assert foreign.json()["error"] == "MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH"
+    assert verify(token, None).json()["error"] == "MISSING_ARGUMENTS: meglive_data"
+
+    # a package of an earlier attempt while a newer challenge is out: 9100, token kept
+    old = capture(sdk_start(fresh), face=face("obama.jpg"), seed=1)
+    newer = sdk_start(fresh)
+    assert verify(fresh, old).json()["result_message"] == "LIVING_IN_PROGRESS"
+    assert verify(fresh, capture(newer, face=face("obama.jpg"), seed=1)).json()[
+        "result_code"] == 1000
+
+    # none of the refusals used the token up; the first verify runs, a second is refused
+    assert verify(token, package).json()["result_code"] == 1000
+    again = verify(token, package).json()
+    assert (again["result_code"], again["result_message"]) == (4200, "BIZ_TOKEN_DENIED")
+    assert VerificationRecord.objects.filter(biz_token=token).count() == 1
+    stranger = make_tenant()
+    assert verify(session("still"), package, tenant=stranger).json()["result_code"] == 4200
+    unknown = "1700000000,0b5c0000-0000-4000-8000-000000000000"
+    assert verify(unknown, package).json()["result_code"] == 4200
+
+
+def test_an_expired_token_is_denied(session, sdk_start, verify, settings):
+    settings.BIZ_TOKEN_TTL_SECONDS = 2
+    token = session("still")
+    package = capture(sdk_start(token), face=face("obama.jpg"), seed=1)
+    import time
+
+    time.sleep(2.5)
+    assert verify(token, package).json()["result_message"] == "BIZ_TOKEN_DENIED"
+
+
+def test_sdk_start_limits_and_errors(session, client):
+    token = session("meglive")
+    for attempt in (1, 2, 3):
+        body = client.post(START, {"biz_token": token}).json()
+        assert body["attempt"] == attempt and len(body["challenge"]["actions"]) == 3
+    refused = client.post(START, {"biz_token": token})
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "AUTHORIZATION_ERROR: MORE_RETRY_TIMES"
+    assert client.post(START, {}).json()["error"] == "MISSING_ARGUMENTS: biz_token"
+    assert client.post(START, {"biz_token": "nope"}).json()["error"] == "BIZ_TOKEN_DENIED"
+
+
+def test_not_started_and_overtime(session, sdk_start, verify, client, settings):
+    token = session("still")
+    other = session("still")
+    started = sdk_start(other)
+    # a genuine package of `other`, presented for `token`, whose SDK never started
+    body = verify(token, capture(started, face=face("obama.jpg"), seed=1))
+    assert body.json()["error"] == "MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH"
+    late = session("still")
+    begun = sdk_start(late)
+    from apps.faceid.sessions import session_challenge_set, session_read
+
+    challenge = {**session_read(biz_token=late).challenge, "verify_by": 1}
+    session_challenge_set(biz_token=late, challenge=challenge, max_attempts=10)
+    result = verify(late, capture(begun, face=face("obama.jpg"), seed=1)).json()
+    assert result["result_code"] == 9200 and result["result_message"] == "LIVING_OVERTIME"
+
+
+def test_living_not_start(session, verify, sdk_start):
+    token = session("still")
+    # the package is sealed for this token's challenge id, but the SDK never called start:
+    # only a server-issued key opens a package, so the client cannot make one; the server
+    # answers 9000 when a token with no challenge is verified with a package of its own
+    from apps.faceid.meglive import package_key
+    from liveness_sdk.package import seal
+
+    from .images import face_image as picture
+
+    package = seal(biz_token=token, challenge_id="never-issued", device={},
+                   frames=[(0.0, picture("obama.jpg"))],
+                   key=package_key(token, "never-issued"))
+    body = verify(token, package).json()
+    assert body["result_code"] == 9000 and body["result_message"] == "LIVING_NOT_START"
+
+
+def test_kyc_against_the_registry(make_tenant, post_form, sdk_start, verify):
+    bank = make_tenant(can_use_data_source=True)
+    identity_register(name="Barack Obama", id_number=KYC_NUMBER,
+                      photo=(PHOTOS / "obama3.jpg").read_bytes())
+
+    def kyc(name, number):
+        form = still_form(bank, comparison_type="1", uuid=None, image_ref1=None,
+                          idcard_name=name, idcard_number=number)
+        token = post_form(form).json()["biz_token"]
+        package = capture(sdk_start(token), face=face("obama.jpg"), seed=1)
+        return verify(token, package, tenant=bank).json()
+
+    found = kyc("Barack Obama", KYC_NUMBER)
+    assert found["result_code"] == 1000 and "idcard" in found["verification"]
+    assert kyc("Joe Biden", KYC_NUMBER)["result_message"] == "ID_NUMBER_NAME_NOT_MATCH"
+    unknown = kyc("Barack Obama", "440300199001011238")
+    assert (unknown["result_code"], unknown["result_message"]) == (3000, "NO_ID_CARD_NUMBER")
+    identity_register(name="Li Lei", id_number="440300199001011238", photo=None)
+    assert kyc("Li Lei", "440300199001011238")["result_message"] == "NO_ID_PHOTO"
+
+
+def test_liveness_media_is_encrypted_returned_once_and_purged(session, sdk_start, verify,
+                                                              client, acme):
+    token = session("flash", get_liveness_video="1")
+    package = capture(sdk_start(token), face=face("obama.jpg"), seed=3)
+    body = verify(token, package).json()
+    key = body["video_key"]
+    media = LivenessMedia.objects.get(verification__biz_token=token)
+    assert key not in json.dumps(body.get("verification")) and b"\xff\xd8" not in bytes(
+        media.ciphertext)
+    fetched = client.post(MEDIA, {"sign": acme.sign(), "sign_version": "hmac_sha1",
+                                  "biz_token": token, "video_key": key}).json()
+    assert len(fetched["frames"]) > 10 and fetched["image_best"]
+    wrong = client.post(MEDIA, {"sign": acme.sign(), "sign_version": "hmac_sha1",
+                                "biz_token": token, "video_key": "x" * 44})
+    assert wrong.json()["error"] == "BAD_ARGUMENTS: video_key"
+    assert liveness_media_purge() == 0
+    assert liveness_media_purge(now=datetime.now(UTC) + timedelta(days=8)) == 1
+    assert not LivenessMedia.objects.exists()
+    assert BizTokenRecord.objects.get(biz_token=token).consumed_at is not None
+
+
+def test_challenges_use_the_analysers_names_and_always_move_the_head():
+    from apps.faceid.challenges import ACTIONS, COLOURS, POSE_ACTIONS, challenge_new
+    from ml.actions import ACTIONS as ANALYSED
+    from ml.flash import PALETTE
+
+    assert ACTIONS == ANALYSED and set(COLOURS) == set(PALETTE)
+    for count in (1, 2, 3):
+        for _ in range(20):
+            meta = {"liveness_type": "meglive",
+                    "options": {"liveness_action_count": count, "liveness_timeout": 10}}
+            actions = challenge_new(meta)["actions"]
+            assert len(set(actions)) == count and set(actions) & set(POSE_ACTIONS)
