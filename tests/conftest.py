@@ -133,7 +133,7 @@ class Server:
     process: subprocess.Popen
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        return httpx.Client(base_url=self.url, **{"timeout": 30, **kwargs})
 
 
 @pytest.fixture

@@ -107,10 +107,14 @@ def test_compose_file_is_accepted():
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
-    assert set(services) == {"web", "worker", "redis", "postgres"}
-    assert "celery -A liveness_project worker" in " ".join(
-        services["worker"]["command"] if isinstance(services["worker"]["command"], list)
-        else [services["worker"]["command"]])
+    assert set(services) == {"web", "worker", "beat", "redis", "postgres"}
+
+    def command(name: str) -> str:
+        value = services[name]["command"]
+        return " ".join(value if isinstance(value, list) else [value])
+
+    assert "celery -A liveness_project worker" in command("worker")
+    assert "celery -A liveness_project beat" in command("beat")
 
 
 def test_the_web_process_never_loads_a_model():

@@ -297,3 +297,16 @@ def test_challenges_use_the_analysers_names_and_always_move_the_head():
                     "options": {"liveness_action_count": count, "liveness_timeout": 10}}
             actions = challenge_new(meta)["actions"]
             assert len(set(actions)) == count and set(actions) & set(POSE_ACTIONS)
+
+
+def test_the_admin_shows_a_verification_with_its_best_frame(session, sdk_start, verify, client):
+    from django.contrib.auth import get_user_model
+
+    body = run(session, sdk_start, verify, liveness_type="still")
+    record = VerificationRecord.objects.latest("id")
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-12345678")
+    client.force_login(user)
+    listing = client.get("/admin/faceid/verificationrecord/").content.decode()
+    assert record.biz_token in listing and str(body["result_code"]) in listing
+    page = client.get(f"/admin/faceid/verificationrecord/{record.pk}/change/").content.decode()
+    assert 'src="data:image/jpeg;base64,' in page and "SUCCESS" in page

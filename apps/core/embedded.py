@@ -87,7 +87,9 @@ class EmbeddedStack:
         python = sys.executable
         self.processes["worker"] = subprocess.Popen(
             [python, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel=INFO",
-             f"--concurrency={self.worker_concurrency}", "--hostname=embedded@%h"],
+             f"--concurrency={self.worker_concurrency}", "--hostname=embedded@%h",
+             # one machine: the worker also runs the periodic tasks (media purge)
+             "--beat", f"--schedule={self.var_dir / 'celerybeat-schedule'}"],
             env=env,
         )
         self.processes["web"] = subprocess.Popen(

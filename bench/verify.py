@@ -1,0 +1,169 @@
+"""verify per liveness type: latency p50/p99, throughput with 1 and 2 Celery workers, and the
+ratio of end-to-end time to pure model time.
+
+    .venv/bin/python bench/verify.py [--sessions 8] [--workers 1 2]
+
+gunicorn (2 workers), real PostgreSQL (liveness_bench) and Redis (prefix bench:). For every
+session: get_biz_token (reference obama3.jpg), the SDK's start, and a live capture of obama.jpg
+rendered by the SDK mock for that session's challenge (prepared before the clock starts); then
+the sessions are verified by as many concurrent clients as there are Celery worker processes.
+Model time is what the worker measured inside ml/session.py (VerificationRecord.model_ms).
+Prints one line per run and the figures as one JSON line last; writes bench/results/verify.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
+from _harness import (  # noqa: E402
+    REPO,
+    Gunicorn,
+    bench_env,
+    celery_worker_start,
+    ensure_database,
+    manage,
+    redis_keys_remove,
+    write_result,
+)
+
+TYPES = ("still", "meglive", "flash", "raw_image")
+
+
+def reference(name: str, width: int = 400) -> bytes:
+    import io
+
+    from PIL import Image
+
+    photo = Image.open(REPO / "fixtures" / "photos" / name).convert("RGB")
+    photo.thumbnail((width, width * 2))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def prepare(http, credentials, liveness_type: str, count: int) -> list[tuple[str, bytes | None]]:
+    from apps.tenants.signatures import sign_make
+    from liveness_sdk.client import capture, start
+    from ml.image import load_rgb
+
+    face = load_rgb(REPO / "fixtures" / "photos" / "obama.jpg")
+    now = int(time.time())
+    sign = sign_make(credentials["api_key"], credentials["api_secret"], expire_time=now + 3600,
+                     current_time=now, random="1234567890")
+    sessions = []
+    for i in range(count):
+        files = {"image_ref1": ("ref.jpg", reference("obama3.jpg"), "image/jpeg")}
+        if liveness_type == "raw_image":
+            files["image"] = ("me.jpg", reference("obama.jpg"), "image/jpeg")
+        response = http.post("/faceid/v3/sdk/get_biz_token", files=files, data={
+            "sign": sign, "sign_version": "hmac_sha1", "liveness_type": liveness_type,
+            "comparison_type": "0", "uuid": f"bench-{i}", "liveness_action_count": "2"})
+        token = response.json()["biz_token"]
+        package = None
+        if liveness_type != "raw_image":
+            package = capture(start(http, token), face=face, seed=i)
+        sessions.append((token, package))
+    return sessions
+
+
+def verify_all(url: str, credentials, sessions, concurrency: int) -> tuple[list, list, float]:
+    import httpx
+
+    from apps.tenants.signatures import sign_make
+
+    now = int(time.time())
+    sign = sign_make(credentials["api_key"], credentials["api_secret"], expire_time=now + 3600,
+                     current_time=now, random="1234567890")
+
+    def one(session):
+        token, package = session
+        files = {"meglive_data": ("meglive_data", package)} if package else None
+        with httpx.Client(base_url=url, timeout=120) as http:
+            started = time.perf_counter()
+            body = http.post("/faceid/v3/sdk/verify", files=files, data={
+                "sign": sign, "sign_version": "hmac_sha1", "biz_token": token}).json()
+            return time.perf_counter() - started, body["result_code"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, sessions))
+    return [r[0] for r in results], [r[1] for r in results], time.perf_counter() - started
+
+
+def model_ms(env, tokens: list[str]) -> list[float]:
+    code = ("import json,sys;from apps.faceid.models import VerificationRecord as V;"
+            "print(json.dumps(list(V.objects.filter(biz_token__in=json.loads(sys.argv[1]))"
+            ".values_list('model_ms', flat=True))))")
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code, json.dumps(tokens)],
+                         cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    import httpx
+
+    env = bench_env()
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL",
+                                           "REDIS_URL", "REDIS_KEY_PREFIX", "SECRET_KEY")})
+    import django
+
+    django.setup()
+    ensure_database(env)
+    credentials = json.loads(manage(env, "create_api_app", "--name", f"bench-{time.time_ns()}"))
+    server = Gunicorn(env, 2)
+    runs = []
+    try:
+        for workers in args.workers:
+            worker = celery_worker_start(env, concurrency=workers)
+            try:
+                for liveness_type in TYPES:
+                    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}",
+                                      timeout=120) as http:
+                        sessions = prepare(http, credentials, liveness_type, args.sessions)
+                    latencies, codes, wall = verify_all(f"http://127.0.0.1:{server.port}",
+                                                        credentials, sessions, workers)
+                    models = model_ms(env, [t for t, _ in sessions])
+                    e2e = statistics.median(latencies) * 1000
+                    model = statistics.median(models) if models else None
+                    figures = {
+                        "liveness_type": liveness_type, "celery_workers": workers,
+                        "clients": workers, "verifies": len(latencies),
+                        "p50_ms": round(e2e, 1),
+                        "p99_ms": round(sorted(latencies)[-1] * 1000, 1),  # max of the sample
+                        "verifies_per_s": round(len(latencies) / wall, 2),
+                        "model_ms_p50": model,
+                        "end_to_end_over_model": round(e2e / model, 2) if model else None,
+                        "result_codes": {str(c): codes.count(c) for c in sorted(set(codes))},
+                    }
+                    runs.append(figures)
+                    print(json.dumps(figures), flush=True)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=60)
+    finally:
+        server.stop()
+        redis_keys_remove(env)
+    write_result("verify", {"bench": "verify",
+                            "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+                            "sessions_per_run": args.sessions, "gunicorn_workers": 2,
+                            "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

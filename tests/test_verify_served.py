@@ -1,0 +1,113 @@
+"""verify under real gunicorn processes: 50 concurrent verifies of one token, a worker process
+killed mid-task, and the liveness-sdk console script."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from apps.core.redis import redis_client, redis_key
+from apps.faceid.models import VerificationRecord
+
+from .conftest import GET_BIZ_TOKEN, REPO, split_form, still_form, wait_until
+from .images import PHOTOS, face_image
+
+VERIFY = "/faceid/v3/sdk/verify"
+
+
+def issue(http, tenant, **fields) -> str:
+    data, files = split_form(still_form(tenant, sign=tenant.sign(valid_for=600), **fields))
+    response = http.post(GET_BIZ_TOKEN, data=data, files=files)
+    assert response.status_code == 200, response.text
+    return response.json()["biz_token"]
+
+
+def test_fifty_concurrent_verifies_of_one_token_run_once(acme, start_gunicorn):
+    server = start_gunicorn(workers=4)
+    with server.client() as http:
+        token = issue(http, acme, liveness_type="raw_image",
+                      image=("me.jpg", face_image("obama.jpg"), "image/jpeg"))
+    sign = acme.sign(valid_for=600)
+    barrier = threading.Barrier(50)
+
+    def one(_):
+        with server.client() as http:
+            barrier.wait()
+            return http.post(VERIFY, data={"sign": sign, "sign_version": "hmac_sha1",
+                                           "biz_token": token})
+
+    with ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(one, range(50)))
+    assert all(r.status_code == 200 for r in responses)
+    codes = sorted(r.json()["result_code"] for r in responses)
+    assert codes == [1000] + [4200] * 49, codes
+    assert VerificationRecord.objects.filter(biz_token=token).count() == 1
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(acme, start_gunicorn,
+                                                                      celery_worker):
+    from liveness_sdk.client import capture
+    from ml.image import load_rgb
+
+    server = start_gunicorn(workers=2)
+    with server.client() as http:
+        token = issue(http, acme, liveness_type="meglive", liveness_action_count="3")
+        started = http.post("/faceid/v3/sdk/start", data={"biz_token": token}).json()
+        package = capture(started, face=load_rgb(PHOTOS / "obama.jpg"), seed=4)
+    marker = redis_key("verify-running", token)
+    answer: dict = {}
+
+    def send():
+        with server.client(timeout=120) as http:
+            answer["response"] = http.post(
+                VERIFY, data={"sign": acme.sign(), "sign_version": "hmac_sha1",
+                              "biz_token": token},
+                files={"meglive_data": ("meglive_data", package)})
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    wait_until(lambda: redis_client().get(marker) is not None, 60, "the task to start")
+    first_pid = int(redis_client().get(marker))
+    assert first_pid in _children(celery_worker.process.pid)
+    os.kill(first_pid, signal.SIGKILL)          # the pool process dies mid-task
+    thread.join(timeout=150)
+    assert not thread.is_alive()
+    response = answer["response"]
+    assert response.status_code == 200, response.text
+    assert response.json()["result_code"] == 1000
+    assert int(redis_client().get(marker)) != first_pid      # run again by another process
+    assert VerificationRecord.objects.filter(biz_token=token).count() == 1
+
+
+def test_the_liveness_sdk_console_script(acme, start_gunicorn, tmp_path):
+    server = start_gunicorn(workers=2)
+    script = Path(sys.executable).with_name("liveness-sdk")
+    assert script.exists(), "pip install -e . installs the liveness-sdk console script"
+    with server.client() as http:
+        token = issue(http, acme, liveness_type="flash")
+        out = tmp_path / "meglive_data"
+        result = subprocess.run(
+            [str(script), "capture", "--base-url", server.url, "--biz-token", token,
+             "--scenario", "live", "--face", str(PHOTOS / "obama.jpg"), "--out", str(out)],
+            capture_output=True, text=True, timeout=180, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["challenge"]["liveness_type"] == "flash" and out.stat().st_size > 10_000
+        response = http.post(VERIFY, data={"sign": acme.sign(), "sign_version": "hmac_sha1",
+                                           "biz_token": token},
+                             files={"meglive_data": ("meglive_data", out.read_bytes())})
+        assert response.json()["result_code"] == 1000
+        refused = subprocess.run(
+            [str(script), "capture", "--base-url", server.url, "--biz-token", "nope",
+             "--face", str(PHOTOS / "obama.jpg"), "--out", str(out)],
+            capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert refused.returncode == 2 and "BIZ_TOKEN_DENIED" in refused.stderr
