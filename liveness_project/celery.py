@@ -20,6 +20,11 @@ def warm_models(**_kwargs) -> None:
     """Loads every model once in each worker process, before its first task (after the fork,
     so nothing touches CUDA in the parent). ML_WARM_WORKERS=0 skips it (the models then load
     on first use). The web process never runs this: it imports no model code."""
+    from ml.device import threads_limit
+
+    # Workers scale by processes: each process's libraries get ML_THREADS threads (default 1),
+    # or N processes on N cores fight over N x N threads (measured: 7-20x slower verifies).
+    threads_limit(int(os.environ.get("ML_THREADS", "1")))
     if os.environ.get("ML_WARM_WORKERS", "1") == "0":
         return
     from ml.pipeline import perception

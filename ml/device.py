@@ -11,3 +11,13 @@ def torch_device():
     if wanted:
         return torch.device(wanted)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def threads_limit(threads: int) -> None:
+    """Caps the intra-op threads of torch and OpenCV in this process (a worker process)."""
+    import cv2
+    import torch
+
+    threads = max(1, threads)
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
