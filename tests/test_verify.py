@@ -310,3 +310,32 @@ def test_the_admin_shows_a_verification_with_its_best_frame(session, sdk_start, 
     assert record.biz_token in listing and str(body["result_code"]) in listing
     page = client.get(f"/admin/faceid/verificationrecord/{record.pk}/change/").content.decode()
     assert 'src="data:image/jpeg;base64,' in page and "SUCCESS" in page
+
+
+def test_own_frames_too_few_frames_and_a_second_face(session, sdk_start, verify, tmp_path):
+    from liveness_sdk.client import frames_from_dir
+
+    for i, name in enumerate(("obama.jpg", "obama2.jpg", "obama3.jpg")):
+        (tmp_path / f"{i:03d}.jpg").write_bytes(face_image(name))
+    token = session("meglive")
+    short = capture(sdk_start(token), frames=frames_from_dir(tmp_path))
+    body = verify(token, short).json()
+    assert (body["result_code"], body["result_message"]) == (4110, "VIDEO_LACK_FRAMES")
+
+    crowded = session("still", multiple_faces_detection="1")
+    group = capture(sdk_start(crowded), frames=[(0.0, face_image("t1.jpg", width=1024))])
+    body = verify(crowded, group).json()
+    assert (body["result_code"], body["result_message"]) == (4204, "MULTIPLE_FACES")
+
+
+def test_kyc_photo_without_a_face(make_tenant, post_form, sdk_start, verify):
+    from .images import image_bytes
+
+    bank = make_tenant(can_use_data_source=True)
+    identity_register(name="Han Meimei", id_number=KYC_NUMBER, photo=image_bytes("JPEG"))
+    form = still_form(bank, comparison_type="1", uuid=None, image_ref1=None,
+                      idcard_name="Han Meimei", idcard_number=KYC_NUMBER)
+    token = post_form(form).json()["biz_token"]
+    body = verify(token, capture(sdk_start(token), face=face("obama.jpg"), seed=1),
+                  tenant=bank).json()
+    assert (body["result_code"], body["result_message"]) == (3200, "NO_FACE_FOUND")
