@@ -111,16 +111,28 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     if liveness_outcome != "SUCCESS" and options.get("force_compare") != "1":
         return done(liveness_outcome)
 
-    vector = pipeline.embedder.embed(image, analysed.face)
-    for name, reference in references.items():
-        comparison = comparison_of(np.asarray(reference), vector, model=pipeline.embedder.name)
-        out["comparisons"][name] = {"confidence": round(comparison.confidence, 3),
-                                    "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
+    out["comparisons"] = comparisons_of(pipeline.embedder.embed(image, analysed.face),
+                                        references, model=pipeline.embedder.name)
     if liveness_outcome != "SUCCESS":     # force_compare: the comparison decides the result
         out["liveness"]["forced_past"] = liveness_outcome
-    far = SECURITY_LEVEL_FAR[str(options.get("security_level", "2"))]
-    same = all(c["confidence"] >= c["thresholds"][far] for c in out["comparisons"].values())
-    return done("SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME")
+    return done(comparison_outcome(out["comparisons"], options.get("security_level", "2")))
+
+
+def comparisons_of(vector, references: dict[str, list[float]], *, model: str) -> dict:
+    """{name: {confidence, thresholds}} of one embedding against each reference."""
+    out = {}
+    for name, reference in references.items():
+        comparison = comparison_of(np.asarray(reference), np.asarray(vector), model=model)
+        out[name] = {"confidence": round(comparison.confidence, 3),
+                     "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
+    return out
+
+
+def comparison_outcome(comparisons: dict, security_level) -> str:
+    """SUCCESS when every reference reaches the security level's threshold."""
+    far = SECURITY_LEVEL_FAR[str(security_level)]
+    same = all(c["confidence"] >= c["thresholds"][far] for c in comparisons.values())
+    return "SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME"
 
 
 def _liveness(liveness_type, images, times_ms, challenge, options, analysed, attack_passed,
@@ -195,12 +207,6 @@ def probe_compare(probe: list[float], references: dict[str, list[float]], *,
     pipeline = perception()
     out = {"outcome": "SUCCESS", "liveness": {"method": "none (raw_image)"}, "attack": None,
            "comparisons": {}, "best_frame": None, "frames": 0, "model_ms": 0.0}
-    for name, reference in references.items():
-        comparison = comparison_of(np.asarray(reference), np.asarray(probe),
-                                   model=pipeline.embedder.name)
-        out["comparisons"][name] = {"confidence": round(comparison.confidence, 3),
-                                    "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
-    far = SECURITY_LEVEL_FAR[security_level]
-    same = all(c["confidence"] >= c["thresholds"][far] for c in out["comparisons"].values())
-    out["outcome"] = "SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME"
+    out["comparisons"] = comparisons_of(probe, references, model=pipeline.embedder.name)
+    out["outcome"] = comparison_outcome(out["comparisons"], security_level)
     return out

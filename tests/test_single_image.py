@@ -5,11 +5,9 @@ by the input that causes it, and bad input answered in the contract's format."""
 import base64
 import hashlib
 import hmac
-import http.server
 import io
 import json
 import re
-import threading
 import time
 
 import numpy as np
@@ -19,6 +17,7 @@ from PIL import Image
 from apps.tenants.services import api_app_code_rotate, xca_signature
 
 from .images import image_bytes, png_with_declared_size, truncated_jpeg
+from .local_http import routes_served
 from .test_ml_perception import PHOTOS
 
 BIO = "/biap/face/bio-detection"
@@ -277,29 +276,12 @@ def picture_server(settings):
     """A loopback server with a photo, a redirect to it and one to a private address; the
     allow-list lets the fetcher reach loopback (nothing else is)."""
     photo = photo_bytes("biden.jpg")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            routes = {"/biden.jpg": (200, {}, photo),
-                      "/moved": (302, {"Location": "/biden.jpg"}, b""),
-                      "/internal": (302, {"Location": "http://192.168.0.7/biden.jpg"}, b""),
-                      "/huge.png": (200, {}, b"\0" * (2 * 1024 * 1024 + 10))}
-            status, headers, body = routes.get(self.path, (404, {}, b""))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     settings.URL_FETCH_ALLOWED_NETWORKS = "127.0.0.1/32"
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with routes_served({"/biden.jpg": (200, {}, photo),
+                        "/moved": (302, {"Location": "/biden.jpg"}, b""),
+                        "/internal": (302, {"Location": "http://192.168.0.7/biden.jpg"}, b""),
+                        "/huge.png": (200, {}, b"\0" * (2 * 1024 * 1024 + 10))}) as base:
+        yield base
 
 
 def test_seed002_url_by_get_as_its_table_describes(call, picture_server):

@@ -1,10 +1,8 @@
 """The URL fetcher of seed 002: traffic only to loopback servers these tests run; private and
 link-local targets are refused at the address check, before any connection is tried."""
 
-import http.server
 import socket
 import sys
-import threading
 from contextlib import contextmanager
 
 import pytest
@@ -17,6 +15,8 @@ from apps.core.fetch import (
     address_check,
     fetch_url,
 )
+
+from .local_http import routes_served
 
 LOOPBACK = "127.0.0.1/32"
 PICTURE = b"\x89PNG fake picture bytes" * 100
@@ -45,27 +45,9 @@ def connections_recorded():
         _recording["on"] = False
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict = {}
-
-    def do_GET(self):  # noqa: N802 - the stdlib's name
-        status, headers, body = self.routes.get(self.path, (404, {}, b"no"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    Handler.routes = {
+    with routes_served({
         "/face.png": (200, {"Content-Type": "image/png"}, PICTURE),
         "/big.png": (200, {}, b"x" * 5000),
         "/to-face": (302, {"Location": "/face.png"}, b""),
@@ -73,11 +55,8 @@ def server():
         "/to-metadata": (301, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/loop": (302, {"Location": "/loop"}, b""),
         "/gone": (404, {}, b""),
-    }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
+    }) as base:
+        yield base
 
 
 def limits(allowed: str = LOOPBACK, max_bytes: int = 4096) -> FetchLimits:
