@@ -125,12 +125,14 @@ def test_meglive_scenarios(session, sdk_start, verify, scenario, code, message):
         "result_message")
 
 
-def test_meglive_eyes_closed_all_along(session, sdk_start, verify):
-    body = run(session, sdk_start, verify, liveness_type="meglive", scenario="closed-eyes",
-               liveness_action_count="1", eyes_close_detection="1")
-    assert body["result_code"] in (4111, 4202)  # closed lids, or the blink asked for is absent
-    if body["result_code"] == 4111:
-        assert body["result_message"] == "FAIL_EYES_CLOSE_DETECTION"
+@pytest.mark.parametrize("liveness_type", ["meglive", "still"])
+def test_eyes_closed_all_along(session, sdk_start, verify, liveness_type):
+    body = run(session, sdk_start, verify, liveness_type=liveness_type, scenario="closed-eyes",
+               liveness_action_count="2", eyes_close_detection="1")
+    assert (body["result_code"], body["result_message"]) == (4111, "FAIL_EYES_CLOSE_DETECTION")
+    open_eyes = run(session, sdk_start, verify, liveness_type=liveness_type,
+                    liveness_action_count="2", eyes_close_detection="1")
+    assert open_eyes["result_code"] == 1000
 
 
 @pytest.mark.parametrize("scenario, code", [("live", 1000), ("replay", 4100), ("late", 4100),
