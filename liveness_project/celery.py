@@ -4,7 +4,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveness_project.settings")
 
@@ -15,6 +15,15 @@ app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
 
 
+@worker_init.connect
+def share_cores(sender=None, **_kwargs) -> None:
+    """Before the pool forks: each worker process's libraries get their share of the cores
+    (cores // processes, at least 1) unless ML_THREADS says otherwise. N processes each using
+    every core fight over them: measured 7-20x slower verifies with 2 processes on 2 cores."""
+    processes = getattr(sender, "concurrency", None) or 1
+    os.environ.setdefault("ML_THREADS", str(max(1, (os.cpu_count() or 1) // int(processes))))
+
+
 @worker_process_init.connect
 def warm_models(**_kwargs) -> None:
     """Loads every model once in each worker process, before its first task (after the fork,
@@ -22,8 +31,6 @@ def warm_models(**_kwargs) -> None:
     on first use). The web process never runs this: it imports no model code."""
     from ml.device import threads_limit
 
-    # Workers scale by processes: each process's libraries get ML_THREADS threads (default 1),
-    # or N processes on N cores fight over N x N threads (measured: 7-20x slower verifies).
     threads_limit(int(os.environ.get("ML_THREADS", "1")))
     if os.environ.get("ML_WARM_WORKERS", "1") == "0":
         return
@@ -32,4 +39,5 @@ def warm_models(**_kwargs) -> None:
     pipeline = perception()
     pipeline.attribute_models  # noqa: B018 - loads the attribute models too
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
-    logger.info("models loaded in worker process %s", os.getpid())
+    logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
+                os.environ.get("ML_THREADS"))
