@@ -341,3 +341,18 @@ def test_kyc_photo_without_a_face(make_tenant, post_form, sdk_start, verify):
     body = verify(token, capture(sdk_start(token), face=face("obama.jpg"), seed=1),
                   tenant=bank).json()
     assert (body["result_code"], body["result_message"]) == (3200, "NO_FACE_FOUND")
+
+
+def test_a_sealed_package_with_a_broken_frame_is_refused_before_any_worker(session, sdk_start,
+                                                                           verify):
+    from .images import truncated_jpeg
+
+    token = session("still")
+    started = sdk_start(token)
+    for frame in (truncated_jpeg(), b"not a picture"):
+        broken = capture(started, frames=[(0.0, frame)])
+        refused = verify(token, broken)
+        assert refused.status_code == 400 and refused.json()["error"] == "MEGLIVE_DATA_ERROR"
+    # the token is still good
+    fine = verify(token, capture(started, face=face("obama.jpg"), seed=1)).json()
+    assert fine["result_code"] == 1000

@@ -18,6 +18,8 @@ import json
 
 from django.conf import settings
 
+from apps.core.images import ImageRejected, image_check
+
 PREFIX = b"MGLV1."
 VERSION = 1
 MAX_FRAMES = 150
@@ -74,3 +76,13 @@ def package_open(blob: bytes) -> dict:
     if not isinstance(payload.get("device", {}), dict):
         raise PackageError("device is an object")
     return payload
+
+
+def package_frames_check(payload: dict, *, max_side: int) -> None:
+    """Every frame must be a picture we read (JPEG, PNG, BMP; sides within max_side): a
+    package the SDK sealed around a broken frame is refused here, not by a failing worker."""
+    for index, frame in enumerate(payload["frames"]):
+        try:
+            image_check(base64.b64decode(frame["jpeg"], validate=True), max_side=max_side)
+        except (binascii.Error, ValueError, ImageRejected) as exc:
+            raise PackageError(f"frame {index} is not a readable picture: {exc}") from None

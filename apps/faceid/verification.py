@@ -31,7 +31,7 @@ from apps.tenants.services import (
 
 from . import errors
 from .challenges import challenge_new
-from .meglive import PackageError, package_key, package_open
+from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .params import signature_fields
 from .results import RESULT_CODES
@@ -124,6 +124,7 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
             raise errors.missing_argument("meglive_data")
         try:
             payload = package_open(blob)
+            package_frames_check(payload, max_side=settings.IMAGE_MAX_SIDE)
         except PackageError as exc:
             logger.info("meglive_data refused: %s", exc)
             raise errors.meglive_data_error() from None
