@@ -366,3 +366,12 @@ def test_rotating_the_app_code_retires_the_old_one(call, tenant, client):
         response = client.post(LIVENESS, json.dumps(body), content_type="application/json",
                                HTTP_AUTHORIZATION=f"APPCODE {code}")
         assert response.status_code == expected
+
+
+def test_answers_are_counted_for_prometheus(call, client):
+    call(BIO, bio_body(photo_bytes()))
+    call(LIVENESS, {})
+    exposed = client.get("/metrics").content.decode()
+    assert 'liveness_single_image_answers_total{api="BioDetection",outcome="analysed"}' in exposed
+    assert ('liveness_single_image_answers_total{api="FaceLiveness",outcome="image_missing"}'
+            in exposed)

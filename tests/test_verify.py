@@ -356,3 +356,9 @@ def test_a_sealed_package_with_a_broken_frame_is_refused_before_any_worker(sessi
     # the token is still good
     fine = verify(token, capture(started, face=face("obama.jpg"), seed=1)).json()
     assert fine["result_code"] == 1000
+
+
+def test_results_are_counted_for_prometheus(session, sdk_start, verify, client):
+    run(session, sdk_start, verify, liveness_type="still")
+    exposed = client.get("/metrics").content.decode()
+    assert 'liveness_verifications_total{liveness_type="still",result="SUCCESS"}' in exposed

@@ -24,6 +24,14 @@ HTTP_LATENCY = Histogram(
 BIZ_TOKENS_ISSUED = Counter(
     "liveness_biz_tokens_issued_total", "biz_tokens issued by liveness_type", ["liveness_type"]
 )
+VERIFICATIONS = Counter(
+    "liveness_verifications_total", "verify results by liveness_type and result_message",
+    ["liveness_type", "result"]
+)
+SINGLE_IMAGE_ANSWERS = Counter(
+    "liveness_single_image_answers_total", "single-image API answers by API and outcome",
+    ["api", "outcome"]
+)
 FACEID_ERRORS = Counter(
     "liveness_faceid_errors_total", "FaceID surface error answers by error code", ["code"]
 )

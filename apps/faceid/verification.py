@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from apps.analysis.services import AnalysisUnavailable, verification_analyse
 from apps.core.crypto import encrypt_bytes, keyed_digest
+from apps.core.metrics import VERIFICATIONS
 from apps.identity.sources import LookupStatus, identity_lookup
 from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
 from apps.tenants.models import ApiApp
@@ -80,7 +81,9 @@ def sdk_start(*, form) -> dict:
 # ----------------------------------------------------------------------------- verify
 
 
-def _answer(code_name: str, *, biz_no: str, extra: dict | None = None) -> dict:
+def _answer(code_name: str, *, biz_no: str, extra: dict | None = None,
+            liveness_type: str = "unknown") -> dict:
+    VERIFICATIONS.labels(liveness_type, code_name).inc()
     return {"biz_no": biz_no, "result_code": RESULT_CODES[code_name],
             "result_message": code_name, **(extra or {})}
 
@@ -131,9 +134,11 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         if payload["biz_token"] != biz_token:
             raise errors.meglive_data_biz_token_not_match()
         if session.challenge is None:
-            return _answer("LIVING_NOT_START", biz_no=meta["biz_no"])
+            return _answer("LIVING_NOT_START", biz_no=meta["biz_no"],
+                           liveness_type=liveness_type)
         if payload["challenge_id"] != session.challenge["challenge_id"]:
-            return _answer("LIVING_IN_PROGRESS", biz_no=meta["biz_no"])
+            return _answer("LIVING_IN_PROGRESS", biz_no=meta["biz_no"],
+                           liveness_type=liveness_type)
 
     ttl = session_ttl(biz_token=biz_token)
     consumed = session_consume(biz_token=biz_token)
@@ -181,7 +186,7 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, anal
     meta, options = session.meta, session.meta["options"]
     outcome = analysis["outcome"]
     code = RESULT_CODES[outcome]
-    body = _answer(outcome, biz_no=meta["biz_no"])
+    body = _answer(outcome, biz_no=meta["biz_no"], liveness_type=meta["liveness_type"])
     best = analysis.get("best_frame")
     if options.get("verbose", "1") == "1":
         body["verification"] = analysis.get("comparisons", {})

@@ -12,6 +12,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from apps.analysis.services import AnalysisUnavailable, still_image_analyse
+from apps.core.metrics import SINGLE_IMAGE_ANSWERS
 from apps.tenants.error_codes import (
     AccessDenied,
     AccessDeniedReason,
@@ -134,8 +135,11 @@ def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
         contract.parse(incoming, parsed, app)
         analysis = still_analysis_run(app=app, picture=parsed.picture,
                                       attributes=contract.attributes)
-        return contract.answer(analysis, parsed, incoming, started)
+        status, body = contract.answer(analysis, parsed, incoming, started)
+        SINGLE_IMAGE_ANSWERS.labels(type(contract).__name__, "analysed").inc()
+        return status, body
     except Failure as failure:
         log = logger.error if failure.kind == Kind.UNAVAILABLE else logger.info
         log("single-image call refused: %s", failure)
+        SINGLE_IMAGE_ANSWERS.labels(type(contract).__name__, failure.kind.value).inc()
         return contract.refuse(failure, parsed, incoming, started)
