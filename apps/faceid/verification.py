@@ -162,7 +162,7 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         session_restore(session=consumed, ttl_seconds=ttl)
         BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=None)
         raise errors.internal_error() from None
-    return _finish(app, consumed, request_id, started, analysis, frames=payload)
+    return _finish(app, consumed, request_id, started, analysis, payload=payload)
 
 
 def _job(session: Session, payload: dict | None) -> dict:
@@ -182,7 +182,7 @@ def _job(session: Session, payload: dict | None) -> dict:
 
 
 def _finish(app: ApiApp, session: Session, request_id: str, started: float, analysis: dict,
-            frames: dict | None = None) -> dict:
+            payload: dict | None = None) -> dict:
     meta, options = session.meta, session.meta["options"]
     outcome = analysis["outcome"]
     code = RESULT_CODES[outcome]
@@ -209,7 +209,7 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, anal
                 time_used_ms=time_used, model_ms=analysis.get("model_ms", 0.0),
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
                 if best else None)
-            video_key = _media_keep(record, options, frames, best)
+            video_key = _media_keep(record, options, payload, best)
     except IntegrityError:
         # The session is consumed exactly once, so this means a bug or a restored race.
         logger.error("a verification of %s was already recorded", session.biz_token)
