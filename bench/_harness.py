@@ -116,6 +116,24 @@ def celery_worker_start(env: dict, concurrency: int = 1) -> subprocess.Popen:
     return process
 
 
+def photo_jpeg(name: str, fit: tuple[int, int], *, canvas: bool = False) -> bytes:
+    """A fixtures photo shrunk to fit `fit` (w, h), as JPEG; with canvas, centred on a grey
+    picture of exactly that size (a phone-like selfie)."""
+    import io
+
+    from PIL import Image
+
+    photo = Image.open(REPO / "fixtures" / "photos" / name).convert("RGB")
+    photo.thumbnail(fit)
+    if canvas:
+        framed = Image.new("RGB", fit, (128, 128, 128))
+        framed.paste(photo, ((fit[0] - photo.width) // 2, 0))
+        photo = framed
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
     boundary = "benchboundary7MA4YWxkTrZu0gW"
     parts = []

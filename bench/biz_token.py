@@ -9,7 +9,6 @@ and the figures as one JSON line last; writes bench/results/biz_token.json.
 """
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -19,7 +18,6 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import (  # noqa: E402
-    REPO,
     Gunicorn,
     bench_env,
     celery_worker_start,
@@ -27,21 +25,11 @@ from _harness import (  # noqa: E402
     http_post,
     manage,
     multipart,
+    photo_jpeg,
     redis_keys_remove,
     run_load,
     write_result,
 )
-
-
-def reference_jpeg() -> bytes:
-    """A 320 px wide face photo: the worker finds and embeds its face on every call."""
-    from PIL import Image
-
-    photo = Image.open(REPO / "fixtures" / "photos" / "obama.jpg").convert("RGB")
-    photo.thumbnail((320, 400))
-    buffer = io.BytesIO()
-    photo.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def main() -> None:
@@ -64,7 +52,7 @@ def main() -> None:
     body, content_type = multipart(
         {"sign": sign, "sign_version": "hmac_sha1", "liveness_type": "still",
          "comparison_type": "0", "uuid": "bench-user"},
-        {"image_ref1": ("ref.jpg", reference_jpeg(), "image/jpeg")},
+        {"image_ref1": ("ref.jpg", photo_jpeg("obama.jpg", (320, 400)), "image/jpeg")},
     )
     request = http_post("/faceid/v3/sdk/get_biz_token", body, content_type)
 

@@ -11,7 +11,6 @@ and the figures as one JSON line last; writes bench/results/single_image.json.
 
 import argparse
 import base64
-import io
 import json
 import os
 import platform
@@ -27,22 +26,11 @@ from _harness import (  # noqa: E402
     celery_worker_start,
     ensure_database,
     manage,
+    photo_jpeg,
     redis_keys_remove,
     run_load,
     write_result,
 )
-
-
-def selfie_jpeg() -> bytes:
-    from PIL import Image
-
-    photo = Image.open(REPO / "fixtures" / "photos" / "obama.jpg").convert("RGB")
-    photo.thumbnail((640, 480))
-    canvas = Image.new("RGB", (640, 480), (128, 128, 128))
-    canvas.paste(photo, ((640 - photo.width) // 2, 0))
-    buffer = io.BytesIO()
-    canvas.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def json_request(path: str, body: dict, headers: dict[str, str]) -> bytes:
@@ -75,7 +63,7 @@ def main() -> None:
     env = bench_env()
     ensure_database(env)
     credentials = json.loads(manage(env, "create_api_app", "--name", f"bench-{time.time_ns()}"))
-    picture = selfie_jpeg()
+    picture = photo_jpeg("obama.jpg", (640, 480), canvas=True)
     encoded = base64.b64encode(picture).decode()
     auth = {"Authorization": f"APPCODE {credentials['app_code']}"}
     requests = {

@@ -30,23 +30,12 @@ from _harness import (  # noqa: E402
     celery_worker_start,
     ensure_database,
     manage,
+    photo_jpeg,
     redis_keys_remove,
     write_result,
 )
 
 TYPES = ("still", "meglive", "flash", "raw_image")
-
-
-def reference(name: str, width: int = 400) -> bytes:
-    import io
-
-    from PIL import Image
-
-    photo = Image.open(REPO / "fixtures" / "photos" / name).convert("RGB")
-    photo.thumbnail((width, width * 2))
-    buffer = io.BytesIO()
-    photo.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def prepare(http, credentials, liveness_type: str, count: int) -> list[tuple[str, bytes | None]]:
@@ -60,9 +49,9 @@ def prepare(http, credentials, liveness_type: str, count: int) -> list[tuple[str
                      current_time=now, random="1234567890")
     sessions = []
     for i in range(count):
-        files = {"image_ref1": ("ref.jpg", reference("obama3.jpg"), "image/jpeg")}
+        files = {"image_ref1": ("ref.jpg", photo_jpeg("obama3.jpg", (400, 800)), "image/jpeg")}
         if liveness_type == "raw_image":
-            files["image"] = ("me.jpg", reference("obama.jpg"), "image/jpeg")
+            files["image"] = ("me.jpg", photo_jpeg("obama.jpg", (400, 800)), "image/jpeg")
         response = http.post("/faceid/v3/sdk/get_biz_token", files=files, data={
             "sign": sign, "sign_version": "hmac_sha1", "liveness_type": liveness_type,
             "comparison_type": "0", "uuid": f"bench-{i}", "liveness_action_count": "2"})

@@ -37,7 +37,7 @@ def warm_models(**_kwargs) -> None:
     from ml.pipeline import perception
 
     pipeline = perception()
-    pipeline.attribute_models  # noqa: B018 - loads the attribute models too
+    pipeline.attribute_models  # noqa: B018 - loads the attribute models (and FaceMesh) too
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
     logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
                 os.environ.get("ML_THREADS"))

@@ -68,10 +68,9 @@ def _still(frame, found, scenario, seed):
 
         head = HeadModel(frame, FaceMesher().landmarks(frame, found))
         return [(0.0, head.render(0, 0, 1.0, 0).astype(np.uint8))]
-    species = {"live": "live", "print": "print", "replay": "replay", "mask": "mask"}.get(scenario)
-    if species is None:
+    if scenario not in ("live", "print", "replay", "mask"):
         raise ValueError(f"scenario {scenario!r} does not apply to still")
-    return [(0.0, render_attack(species, frame, found.box, seed=seed))]
+    return [(0.0, render_attack(scenario, frame, found.box, seed=seed))]
 
 
 def _flash(frame, found, challenge, scenario, seed):

@@ -59,7 +59,7 @@ class Attributes:
 
 
 class AttributeModels:
-    def __init__(self):
+    def __init__(self, mesher=None):
         import dlib
         import onnxruntime
         from ai_edge_litert.interpreter import Interpreter
@@ -75,7 +75,7 @@ class AttributeModels:
         self._emotion.allocate_tensors()
         self._emotion_in = self._emotion.get_input_details()[0]["index"]
         self._emotion_out = self._emotion.get_output_details()[0]["index"]
-        self._mesher = FaceMesher()
+        self._mesher = mesher if mesher is not None else FaceMesher()
 
     def _chip(self, rgb: np.ndarray, face: Face, size: int, padding: float) -> np.ndarray:
         import dlib

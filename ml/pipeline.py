@@ -61,9 +61,16 @@ class Perception:
         return pad_model_load(os.environ.get("PAD_MODEL_PATH") or weight_path("pad_baseline"))
 
     @cached_property
+    def mesher(self):
+        """FaceMesh (478 landmarks): action liveness, eyes-closed checks, face shape."""
+        from .mesh import FaceMesher
+
+        return FaceMesher()
+
+    @cached_property
     def attribute_models(self) -> AttributeModels:
         """Loaded on first use: only the single-image attribute API needs them."""
-        return AttributeModels()
+        return AttributeModels(mesher=self.mesher)
 
     def analyze(self, rgb: np.ndarray, *, multi_oriented: bool = False,
                 embeddings: bool = False, attributes: bool = False) -> Analysis:

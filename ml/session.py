@@ -25,6 +25,12 @@ ACTION_OUTCOMES = {"ACTION_ERROR": "ACTION_ERROR", "USER_TIMEOUT": "USER_TIMEOUT
                    "UNDETECTED_FACE": "UNDETECTED_FACE", "REPLACED_FACE": "REPLACED_FACE_ATTACK"}
 
 
+def outcome_only(outcome: str, frames: int = 0) -> dict:
+    """A verdict reached before any liveness or comparison work, in capture_verify's shape."""
+    return {"outcome": outcome, "liveness": {}, "attack": None, "comparisons": {},
+            "best_frame": None, "frames": frames, "model_ms": 0.0}
+
+
 def _face_summary(face, quality) -> dict:
     x1, y1, x2, y2 = face.box
     return {"face_rectangle": {"left": int(x1), "top": int(y1), "width": int(x2 - x1),
@@ -70,8 +76,7 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     the comparison of the best frame with every reference embedding."""
     started = time.perf_counter()
     pipeline = perception()
-    out = {"outcome": "SUCCESS", "liveness": {}, "attack": None, "comparisons": {},
-           "best_frame": None, "frames": len(frames)}
+    out = outcome_only("SUCCESS", len(frames))
 
     def done(outcome: str) -> dict:
         out["outcome"] = outcome
@@ -141,11 +146,10 @@ def _liveness(liveness_type, images, times_ms, challenge, options, analysed, att
     eyes_check = options.get("eyes_close_detection") == "1"
     if liveness_type == "still":
         out["liveness"] = {"method": "passive PAD on the best frame"}
-        if eyes_check:
-            from .mesh import FaceMesher
-
-            if not _eyes_open_somewhere([images[0]], [analysed.face], FaceMesher()):
-                return "FAIL_EYES_CLOSE_DETECTION"
+        best_image = images[out["best_frame"]["index"]]
+        if eyes_check and not _eyes_open_somewhere([best_image], [analysed.face],
+                                                    pipeline.mesher):
+            return "FAIL_EYES_CLOSE_DETECTION"
         return "SUCCESS" if attack_passed else "FAIL_LIVING_FACE_ATTACK"
     if liveness_type == "meglive":
         from .actions import analyse_action_clip
@@ -155,7 +159,7 @@ def _liveness(liveness_type, images, times_ms, challenge, options, analysed, att
             timeout_ms=float(challenge["action_timeout_s"]) * 1000,
             eyes_close_detection=eyes_check,
             face_replace_detection=options.get("face_replace_detection", "1") == "1",
-            detector=pipeline.detector, embedder=pipeline.embedder)
+            detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder)
         out["liveness"] = {"method": "actions", "reason": verdict.reason,
                            "planarity": verdict.planarity,
                            "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
@@ -173,11 +177,8 @@ def _liveness(liveness_type, images, times_ms, challenge, options, analysed, att
         if not verdict.passed:
             return "FAIL_LIVING_FACE_ATTACK"
         if eyes_check:
-            from .mesh import FaceMesher
-
             sample = images[:: max(1, len(images) // 6)]
-            faces = [analysed.face] * len(sample)
-            if not _eyes_open_somewhere(sample, faces, FaceMesher()):
+            if not _eyes_open_somewhere(sample, [analysed.face] * len(sample), pipeline.mesher):
                 return "FAIL_EYES_CLOSE_DETECTION"
         return "SUCCESS"
     raise ValueError(f"no liveness check for {liveness_type!r}")
@@ -205,8 +206,7 @@ def probe_compare(probe: list[float], references: dict[str, list[float]], *,
                   security_level: str) -> dict:
     """raw_image: the client's own photo (embedded at get_biz_token) against the references."""
     pipeline = perception()
-    out = {"outcome": "SUCCESS", "liveness": {"method": "none (raw_image)"}, "attack": None,
-           "comparisons": {}, "best_frame": None, "frames": 0, "model_ms": 0.0}
+    out = {**outcome_only("SUCCESS"), "liveness": {"method": "none (raw_image)"}}
     out["comparisons"] = comparisons_of(probe, references, model=pipeline.embedder.name)
     out["outcome"] = comparison_outcome(out["comparisons"], security_level)
     return out

@@ -50,7 +50,7 @@ def references(job_key: str) -> dict:
 @shared_task(name="analysis.verify")
 def verify(job_key: str) -> dict:
     """verify's model work: the capture's liveness and the comparisons (ml/session.py)."""
-    from ml.session import capture_verify, photos_embed, probe_compare
+    from ml.session import capture_verify, outcome_only, photos_embed, probe_compare
 
     job = json.loads(_job(job_key))
     # Visible while it runs (operations, and the redelivery test): which process has it.
@@ -60,8 +60,7 @@ def verify(job_key: str) -> dict:
         embedded, failure = photos_embed({k: base64.b64decode(v)
                                           for k, v in job["photos"].items()})
         if failure:
-            return {"outcome": failure, "liveness": {}, "attack": None, "comparisons": {},
-                    "best_frame": None, "frames": len(job.get("frames", [])), "model_ms": 0.0}
+            return outcome_only(failure, len(job.get("frames", [])))
         references.update(embedded)
     if job["liveness_type"] == "raw_image":
         return probe_compare(job["probe"], references,

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 
 from apps.core.images import ImageRejected, image_check
@@ -6,6 +7,7 @@ from apps.faceid.params import id_number_checksum_ok
 
 from .models import RegisteredIdentity
 from .services import identity_register
+from .sources import id_number_normalised
 
 
 class RegisterForm(forms.ModelForm):
@@ -21,7 +23,7 @@ class RegisterForm(forms.ModelForm):
         fields: list[str] = []
 
     def clean_id_number(self) -> str:
-        number = self.cleaned_data["id_number"].strip().upper()
+        number = id_number_normalised(self.cleaned_data["id_number"])
         if not id_number_checksum_ok(number):
             raise forms.ValidationError("not a valid 18-character ID number (checksum)")
         return number
@@ -30,7 +32,7 @@ class RegisterForm(forms.ModelForm):
         upload = self.cleaned_data.get("photo")
         if upload:
             try:
-                image_check(upload.read(), max_side=4096)
+                image_check(upload.read(), max_side=settings.IMAGE_MAX_SIDE)
             except ImageRejected as exc:
                 raise forms.ValidationError(f"not an accepted picture: {exc}") from exc
             upload.seek(0)
