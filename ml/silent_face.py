@@ -1,18 +1,24 @@
-"""Checkpoints in the public Silent-Face-Anti-Spoofing format, for users who bring those weights.
+"""Checkpoints in the public Silent-Face-Anti-Spoofing format (minivision-ai, Apache-2.0).
 
-The project ships no such weights (docs/MODELS.md: none can be fetched here and their licence
-must be checked by whoever uses them). This module rebuilds the MiniFASNet V1 / V2 / V1SE / V2SE
-layer layout so that a `.pth` state dict of that format loads with strict key and shape checks,
-and reproduces the format's inference contract:
+The authors' own MiniFASNetV2 (2.7x crop) and MiniFASNetV1SE (4x crop) ship in
+ml/weights/silent_face/ with their licence and notice; `ml.pad_members.SilentFaceMember` runs them
+as one member of the passive decision. Users may also bring other checkpoints of the format
+(`PAD_MODEL_PATH`). This module rebuilds the MiniFASNet V1 / V2 / V1SE / V2SE layer layout so that
+a `.pth` state dict of that format loads with strict key and shape checks, and reproduces the
+format's inference contract as the authors' code applies it:
 
 - the file name carries the crop: ``{scale}_{H}x{W}_{Type}.pth`` or
   ``{scale}_{shift_x}_{shift_y}_{H}x{W}_{Type}.pth`` (a crop `scale` times the face box, shifted
-  by a fraction of the box, then clamped inside the picture), ``org_1_{H}x{W}_{Type}.pth`` (the
+  by a fraction of the box, then moved inside the picture), ``org_1_{H}x{W}_{Type}.pth`` (the
   whole picture resized);
 - the network sees **BGR** pixels as floats in 0..255, no normalisation;
 - the state dict may carry DataParallel's ``module.`` prefix;
 - class 1 of the softmax is the live face; the other classes are attacks;
-- several models are combined by averaging their probabilities.
+- several models are combined by averaging their probabilities (the authors sum them and take
+  the arg-max: the same verdict).
+
+`AuthorsRetinaFace` is the authors' face detector (Caffe, through OpenCV's dnn): the crop moves
+with the box, so their published scores are reproduced only with their box (tests do that).
 """
 
 import re
@@ -163,19 +169,44 @@ def build_network(variant: str, *, input_size=(80, 80), classes: int = 3):
     return MiniFASNetFormat()
 
 
-def crop_box(box, picture_size: tuple[int, int], spec: CropSpec) -> tuple[int, int, int, int]:
-    """The format's crop of a face box (x1, y1, x2, y2): scaled, shifted, kept inside."""
-    width, height = picture_size
+def authors_box(box) -> tuple[int, int, int, int]:
+    """Our (x1, y1, x2, y2) float box as the authors' integer (x, y, w, h): their detector's
+    corners are truncated and the width counts both edge pixels."""
     x1, y1, x2, y2 = box
-    box_w, box_h = x2 - x1, y2 - y1
+    return int(x1), int(y1), int(x2 - x1 + 1), int(y2 - y1 + 1)
+
+
+def crop_box(box, picture_size: tuple[int, int], spec: CropSpec) -> tuple[int, int, int, int]:
+    """The authors' crop of a face box (x1, y1, x2, y2): scaled (no larger than the picture),
+    shifted, then moved (not shrunk) to lie inside. Returns inclusive pixel corners
+    (left, top, right, bottom), as the authors slice [top:bottom + 1, left:right + 1]."""
+    width, height = picture_size
+    x, y, box_w, box_h = authors_box(box)
     scale = min((height - 1) / box_h, (width - 1) / box_w, spec.scale)
     new_w, new_h = box_w * scale, box_h * scale
-    cx = x1 + box_w / 2 + box_w * spec.shift_x
-    cy = y1 + box_h / 2 + box_h * spec.shift_y
-    left, top = cx - new_w / 2, cy - new_h / 2
-    left -= min(left, 0) + max(left + new_w - width, 0)
-    top -= min(top, 0) + max(top + new_h - height, 0)
-    return int(left), int(top), int(left + new_w), int(top + new_h)
+    cx = x + box_w / 2 + box_w * spec.shift_x
+    cy = y + box_h / 2 + box_h * spec.shift_y
+    left, top, right, bottom = cx - new_w / 2, cy - new_h / 2, cx + new_w / 2, cy + new_h / 2
+    if left < 0:
+        right, left = right - left, 0
+    if top < 0:
+        bottom, top = bottom - top, 0
+    if right > width - 1:
+        left, right = left - (right - width + 1), width - 1
+    if bottom > height - 1:
+        top, bottom = top - (bottom - height + 1), height - 1
+    return int(left), int(top), int(right), int(bottom)
+
+
+def crop_context(box, picture_size: tuple[int, int], spec: CropSpec) -> float:
+    """How much of the context the authors' crop asks for the picture can give: the scale the
+    crop gets over the scale it asks for (1.0: the full crop fits; a tight face crop gets less,
+    because the authors shrink the scale to the picture rather than pad)."""
+    if spec.scale is None:
+        return 1.0
+    width, height = picture_size
+    _, _, box_w, box_h = authors_box(box)
+    return min((height - 1) / box_h, (width - 1) / box_w, spec.scale) / spec.scale
 
 
 class SilentFaceModel:
@@ -221,7 +252,7 @@ class SilentFaceModel:
             patch = rgb
         else:
             left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), self.crop)
-            patch = rgb[top:bottom, left:right]
+            patch = rgb[top:bottom + 1, left:right + 1]
         return cv2.resize(patch, (self.crop.width, self.crop.height))
 
     def probabilities(self, rgb: np.ndarray, box) -> np.ndarray:
@@ -259,3 +290,52 @@ def _pad_score(probabilities: np.ndarray) -> PadScore:
     names = ["live" if i == LIVE_CLASS else f"attack_{i}" for i in range(len(probabilities))]
     return PadScore(float(probabilities[LIVE_CLASS]),
                     {n: float(f"{p:.6g}") for n, p in zip(names, probabilities, strict=True)})
+
+
+class AuthorsRetinaFace:
+    """The Silent-Face authors' face detector (RetinaFace, Caffe), applied as their code does:
+    the picture shrunk to about 192 x 192 pixels of area keeping its aspect, the BGR mean
+    (104, 117, 123) subtracted, the most confident detection kept. Our pipeline detects with
+    MTCNN; this one exists so that the authors' published scores can be reproduced and the
+    shift our box causes can be measured (docs/LIVENESS.md)."""
+
+    DETECT_AREA = 192 * 192
+
+    def __init__(self, prototxt: str | Path, caffemodel: str | Path):
+        import cv2
+
+        self.network = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+
+    @classmethod
+    def load(cls) -> "AuthorsRetinaFace":
+        from .weights import weight_path
+
+        return cls(weight_path("silent_face_retinaface_prototxt"),
+                   weight_path("silent_face_retinaface"))
+
+    def detect_box(self, rgb: np.ndarray) -> tuple[float, float, float, float] | None:
+        """The most confident face as (x1, y1, x2, y2) corners whose `authors_box` is exactly
+        the authors' (x, y, w, h); None when the detector reports nothing."""
+        import math
+
+        import cv2
+
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        height, width = bgr.shape[:2]
+        small = bgr
+        if width * height >= self.DETECT_AREA:
+            aspect = width / height
+            side = math.sqrt(self.DETECT_AREA)
+            small = cv2.resize(bgr, (int(side * math.sqrt(aspect)), int(side / math.sqrt(aspect))),
+                               interpolation=cv2.INTER_LINEAR)
+        blob = cv2.dnn.blobFromImage(small, 1, mean=(104, 117, 123))
+        self.network.setInput(blob, "data")
+        detections = self.network.forward("detection_out").reshape(-1, 7)
+        if not len(detections):
+            return None
+        best = detections[int(np.argmax(detections[:, 2]))]
+        left, top = best[3] * width, best[4] * height
+        right, bottom = best[5] * width, best[6] * height
+        x, y = int(left), int(top)
+        w, h = int(right - left + 1), int(bottom - top + 1)
+        return float(x), float(y), float(x + w - 1), float(y + h - 1)

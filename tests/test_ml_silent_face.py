@@ -69,12 +69,17 @@ def test_names_carry_the_crop():
 
 
 def test_crop_is_scaled_about_the_box_and_kept_inside_the_picture():
-    assert crop_box((100, 100, 140, 150), (640, 480), CropSpec(80, 80, 2.0)) == (80, 75, 160, 175)
+    """The authors' rule: a float box (x1, y1, x2, y2) is their (x, y, w, h) with w = x2 - x1 + 1;
+    the crop's corners are inclusive and never pass the last pixel (width - 1)."""
+    # 41 x 51 box, scale 2: 82 x 102 about the centre (120.5, 125.5)
+    assert crop_box((100, 100, 140, 150), (640, 480), CropSpec(80, 80, 2.0)) == (79, 74, 161, 176)
     # near the left edge: moved right, same size
-    assert crop_box((0, 200, 40, 250), (640, 480), CropSpec(80, 80, 2.0)) == (0, 175, 80, 275)
+    assert crop_box((0, 200, 40, 250), (640, 480), CropSpec(80, 80, 2.0)) == (0, 174, 82, 276)
+    # near the right edge: moved left so that its right corner is the last pixel
+    assert crop_box((600, 200, 639, 250), (640, 480), CropSpec(80, 80, 2.0)) == (559, 174, 639, 276)
     # a scale larger than the picture allows is reduced to fit
     left, top, right, bottom = crop_box((200, 100, 400, 400), (640, 480), CropSpec(80, 80, 4.0))
-    assert top >= 0 and bottom <= 480 and right - left == pytest.approx(200 * 479 / 300, abs=1)
+    assert top >= 0 and bottom <= 479 and right - left == pytest.approx(201 * 479 / 301, abs=1)
 
 
 @pytest.mark.parametrize("variant", ["MiniFASNetV1", "MiniFASNetV2", "MiniFASNetV1SE",
