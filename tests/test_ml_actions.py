@@ -119,3 +119,43 @@ def test_clips_are_reproducible_and_unknown_actions_refused(bases):
     assert all(np.array_equal(a, b) for a, b in zip(first[0], second[0], strict=True))
     with pytest.raises(ValueError, match="unknown action"):
         verify_actions(*first, ["smile"], timeout_ms=1000)
+
+
+# Caught mid-word (ml/simulator/landmarks.py "speaking"): lids half down, mouth partly open.
+SPEAKING_ALL_ALONG = [("speaking", 0, 3800)]
+SPEAKING_AT_FIRST = [("speaking", 0, 1500)]  # relaxes to neutral after the blink
+
+
+@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("speaking", [SPEAKING_ALL_ALONG, SPEAKING_AT_FIRST])
+def test_a_face_that_starts_speaking_passes_when_it_follows(bases, name, speaking):
+    verdict = judge(bases[name], speaking + FOLLOWED, CHALLENGE, seed=13)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+
+
+@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("speaking", [SPEAKING_ALL_ALONG, SPEAKING_AT_FIRST])
+def test_a_face_that_starts_speaking_fails_when_it_only_turns(bases, name, speaking):
+    # the half-lidded eyes and the half-open mouth, held or relaxing, are no blink and no
+    # mouth_open: only the turn was done
+    verdict = judge(bases[name], speaking + [("turn_left", 1000, 1200)], CHALLENGE, seed=14)
+    assert not verdict.passed and verdict.reason == "ACTION_ERROR", verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
+
+
+@pytest.fixture(scope="module")
+def speaking_photo():
+    """obama2.jpg: a real photo taken mid-word (mouth aspect ratio 0.43, over MOUTH_OPEN_MAR)."""
+    rgb = load_rgb(PHOTOS / "obama2.jpg")
+    return FaceMesher().landmarks(rgb, perception().detector.detect(rgb)[0])
+
+
+def test_the_real_speaking_photo_passes_when_it_follows(speaking_photo):
+    verdict = judge(speaking_photo, FOLLOWED, CHALLENGE, seed=15)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+
+
+def test_the_real_speaking_photo_fails_when_it_does_not_blink_or_open(speaking_photo):
+    verdict = judge(speaking_photo, [("turn_left", 1000, 1200)], CHALLENGE, seed=16)
+    assert verdict.reason == "ACTION_ERROR", verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
