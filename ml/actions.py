@@ -7,10 +7,11 @@ timestamp. From them:
   just after it (BLINK_DROP of it and at least BLINK_MIN_DROP less), so a face that starts or
   stays half-lidded blinks against its own level, and lids that rise once (half-lidded, then
   open) are no blink;
-- mouth aspect ratio (MAR, inner lips' gap over mouth width): mouth_open is MAR rising
+- mouth aspect ratio (MAR, inner lips' gap over mouth width, in 3-D): mouth_open is MAR rising
   MOUTH_OPEN_RISE above the clip's resting level (its 10th percentile) and past MOUTH_OPEN_MAR,
   after the mouth was seen at rest: a face caught mid-word is no mouth_open until it closes
-  and opens again;
+  and opens again. Only frames facing the camera (yaw and pitch within MOUTH_FACING_DEGREES)
+  are judged: turning a half-open mouth distorts its landmarks;
 - eye aspect ratio (EAR, two lid gaps per eye): EYES_CLOSED when no frame reaches
   EYES_OPEN_EAR;
 - head pose: the rigid rotation (Kabsch) that best aligns this frame's stable landmarks to the
@@ -61,6 +62,7 @@ EYES_OPEN_EAR = 0.18       # no frame above this: the eyes were closed the whole
 MOUTH_OPEN_MAR = 0.35
 MOUTH_OPEN_RISE = 0.15
 MOUTH_REST_PERCENTILE = 10
+MOUTH_FACING_DEGREES = 10.0  # mouth_open is judged only where yaw and pitch are within this
 TURN_DEGREES = 15.0
 NOD_DEGREES = 10.0
 PLANAR_RESIDUAL_MIN = 0.035
@@ -107,8 +109,10 @@ def eye_opening(points: np.ndarray) -> float:
 
 
 def mouth_aspect_ratio(points: np.ndarray) -> float:
-    top, bottom, left, right = MOUTH_INNER
-    return _distance(points, top, bottom) / max(_distance(points, left, right), 1e-6)
+    """Inner lips' gap over the mouth's width, both in 3-D (FaceMesh's z): a turned head does
+    not foreshorten the width, so turning does not inflate it as the 2-D ratio does."""
+    top, bottom, left, right = (points[i] for i in MOUTH_INNER)
+    return float(np.linalg.norm(top - bottom) / max(np.linalg.norm(left - right), 1e-6))
 
 
 def inter_ocular(points: np.ndarray) -> float:
@@ -176,14 +180,16 @@ def _blinking(opening: np.ndarray, times: np.ndarray) -> np.ndarray:
     return closed
 
 
-def _excursions(signal: np.ndarray, times: np.ndarray, *, enter: float, leave: float
-                ) -> list[tuple[float, float]]:
+def _excursions(signal: np.ndarray, times: np.ndarray, *, enter: float, leave: float,
+                judged: np.ndarray) -> list[tuple[float, float]]:
     """Runs where `signal` rises past `enter` after it was seen at or under `leave`, each until
     it is back at or under `leave` (or the clip ends). A state held from the first frame (a
     mouth already open) is no event until it has rested; noise about `enter` cannot split
-    one event into two (hysteresis)."""
+    one event into two (hysteresis). Frames not `judged` are passed over."""
     runs, start, rested = [], None, False
-    for value, t in zip(signal, times, strict=True):
+    for value, t, usable in zip(signal, times, judged, strict=True):
+        if not usable:
+            continue
         if start is None:
             if value <= leave:
                 rested = True
@@ -209,10 +215,16 @@ def detect_events(landmarks: list[np.ndarray], times_ms: list[float], *,
     opening = np.array([eye_opening(p) for p in landmarks])
     events = [ActionEvent("blink", s, e) for s, e in _runs(_blinking(opening, times), times)]
     mar = np.array([mouth_aspect_ratio(p) for p in landmarks])
-    rest = float(np.percentile(mar, MOUTH_REST_PERCENTILE))
-    opened = max(MOUTH_OPEN_MAR, rest + MOUTH_OPEN_RISE)
-    events += [ActionEvent("mouth_open", s, e)
-               for s, e in _excursions(mar, times, enter=opened, leave=(rest + opened) / 2)]
+    # The mouth is judged facing the camera: a turned or nodding head distorts the lips'
+    # landmarks (a half-open mouth read 0.23 -> 0.34-0.39 turned 22 degrees, rendered obama3).
+    facing = (np.abs(angles[:, 0]) <= MOUTH_FACING_DEGREES) & (
+        np.abs(angles[:, 1]) <= MOUTH_FACING_DEGREES)
+    if facing.any():
+        rest = float(np.percentile(mar[facing], MOUTH_REST_PERCENTILE))
+        opened = max(MOUTH_OPEN_MAR, rest + MOUTH_OPEN_RISE)
+        events += [ActionEvent("mouth_open", s, e)
+                   for s, e in _excursions(mar, times, enter=opened, leave=(rest + opened) / 2,
+                                           judged=facing)]
     events += [ActionEvent("turn_left", s, e)
                for s, e in _runs(angles[:, 0] > TURN_DEGREES, times)]
     events += [ActionEvent("turn_right", s, e)

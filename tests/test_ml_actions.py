@@ -174,18 +174,33 @@ def rendered():
     return found, detector, mesher
 
 
-@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
-def test_a_rendered_face_speaking_all_along_that_only_turns_fails(rendered, name):
-    """Images through MTCNN and FaceMesh: half-lidded eyes and a half-open mouth held all along
-    are no blink and no mouth_open. (The passing counterpart does not hold on rendered frames
-    yet: see docs/LIVENESS.md, limits.)"""
+def rendered_verdict(rendered, name, script, *, seed, duration_ms):
     from ml.actions import analyse_action_clip
     from ml.simulator.head import render_action_clip
 
     found, detector, mesher = rendered
-    script = [("speaking", 0, 2700), ("turn_left", 700, 1000)]
-    frames, times = render_action_clip(*found[name], script, duration_ms=2700, seed=306, fps=10)
-    verdict = analyse_action_clip(frames, times, CHALLENGE, timeout_ms=10_000,
-                                  detector=detector, mesher=mesher)
+    frames, times = render_action_clip(*found[name], script, duration_ms=duration_ms,
+                                       seed=seed, fps=10)
+    return analyse_action_clip(frames, times, CHALLENGE, timeout_ms=10_000,
+                               detector=detector, mesher=mesher)
+
+
+@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
+@pytest.mark.parametrize("seed", [306, 307])
+def test_a_rendered_face_speaking_all_along_that_only_turns_fails(rendered, name, seed):
+    """Images through MTCNN and FaceMesh: half-lidded eyes and a half-open mouth held all along
+    are no blink and no mouth_open, the mouth not even while the head turns."""
+    verdict = rendered_verdict(rendered, name, [("speaking", 0, 2700), ("turn_left", 700, 1000)],
+                               seed=seed, duration_ms=2700)
     assert verdict.reason == "ACTION_ERROR", verdict
-    assert "blink" not in {e.action for e in verdict.events}, verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
+
+
+@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
+@pytest.mark.parametrize("seed", [306, 307])
+def test_a_rendered_face_speaking_all_along_passes_when_it_follows(rendered, name, seed):
+    """The same face blinking (from its half-lidded eyes), turning and opening its mouth wide."""
+    verdict = rendered_verdict(rendered, name, SPEAKING_ALL_ALONG + FOLLOWED, seed=seed,
+                               duration_ms=3800)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+    assert [e.action for e in verdict.events] == CHALLENGE, verdict
