@@ -8,16 +8,25 @@ swap          another person's face takes over half way (meglive; needs --other-
 wrong-action  the right actions in the wrong order (meglive)
 late          the first action only after its timeout (meglive), colours seen late (flash)
 closed-eyes   the eyes stay closed all along (still, meglive)
+speaking      caught mid-word all along, ignoring the neutral-face instruction: lids half down,
+              mouth partly open, yet doing every action asked (meglive)
+
+A meglive capture opens with a neutral-face phase (NEUTRAL_INSTRUCTION for NEUTRAL_MS) before the
+first action, as a phone SDK would ask; the server does not rely on it (it judges blinks and
+mouth_open against the person's own levels in the clip).
 """
 
 import zlib
 
 import numpy as np
 
-SCENARIOS = ("live", "print", "replay", "mask", "swap", "wrong-action", "late", "closed-eyes")
+SCENARIOS = ("live", "print", "replay", "mask", "swap", "wrong-action", "late", "closed-eyes",
+             "speaking")
 ACTION_MS = {"blink": 400, "mouth_open": 700, "turn_left": 1100, "turn_right": 1100,
              "nod": 1100, "shake": 1400}
 GAP_MS = 300
+NEUTRAL_INSTRUCTION = "Look at the camera: eyes open, mouth closed, face relaxed"
+NEUTRAL_MS = 700  # the neutral face before the first action
 POSE = ("turn_left", "turn_right", "nod", "shake")
 
 
@@ -34,6 +43,13 @@ def _portrait(photo: np.ndarray):
     if not found:
         raise ValueError("the face is lost in the portrait frame")
     return frame, found[0]
+
+
+def instructions(challenge: dict) -> list[str]:
+    """What the SDK shows, in order: the neutral face, then each action (meglive)."""
+    if challenge["liveness_type"] != "meglive":
+        return []
+    return [NEUTRAL_INSTRUCTION] + list(challenge["actions"])
 
 
 def _script(actions: list[str], start_ms: float) -> tuple[list, float]:
@@ -94,7 +110,7 @@ def _meglive(frame, found, challenge, scenario, seed, other_face):
     points = mesher.landmarks(frame, found)
     actions = list(challenge["actions"])
     timeout_ms = float(challenge["action_timeout_s"]) * 1000
-    start = 300.0
+    start = NEUTRAL_MS
     if scenario == "wrong-action":
         # another head movement than the one asked (a nod for a turn or shake, a turn for a
         # nod): the required movement never happens
@@ -104,6 +120,8 @@ def _meglive(frame, found, challenge, scenario, seed, other_face):
     script, end = _script(actions, start)
     if scenario == "closed-eyes":
         script = [("closed_eyes", 0.0, end + 200)] + [s for s in script if s[0] != "blink"]
+    if scenario == "speaking":
+        script = [("speaking", 0.0, end + 200)] + script
     swap = None
     if scenario == "swap":
         if other_face is None:

@@ -2,7 +2,8 @@
 
 Plays the mobile SDK: fetches the session's challenge, renders the capture with the simulator
 (or reads --frames DIR), and writes meglive_data to --out for the client server's verify.
-Prints one JSON line: the challenge and what was written.
+Prints one JSON line: the challenge, the instructions shown (meglive: a neutral face first,
+then the actions) and what was written.
 """
 
 import argparse
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from .capture import SCENARIOS
+from .capture import SCENARIOS, instructions
 from .client import capture, frames_from_dir, start
 
 
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     args.out.write_bytes(data)
-    print(json.dumps({"challenge": started["challenge"], "bytes": len(data),
+    print(json.dumps({"challenge": started["challenge"],
+                      "instructions": instructions(started["challenge"]), "bytes": len(data),
                       "out": str(args.out)}))
     return 0
 

@@ -119,3 +119,88 @@ def test_clips_are_reproducible_and_unknown_actions_refused(bases):
     assert all(np.array_equal(a, b) for a, b in zip(first[0], second[0], strict=True))
     with pytest.raises(ValueError, match="unknown action"):
         verify_actions(*first, ["smile"], timeout_ms=1000)
+
+
+# Caught mid-word (ml/simulator/landmarks.py "speaking"): lids half down, mouth partly open.
+SPEAKING_ALL_ALONG = [("speaking", 0, 3800)]
+SPEAKING_AT_FIRST = [("speaking", 0, 1500)]  # relaxes to neutral after the blink
+
+
+@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("speaking", [SPEAKING_ALL_ALONG, SPEAKING_AT_FIRST])
+def test_a_face_that_starts_speaking_passes_when_it_follows(bases, name, speaking):
+    verdict = judge(bases[name], speaking + FOLLOWED, CHALLENGE, seed=13)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+
+
+@pytest.mark.parametrize("name", FACES)
+@pytest.mark.parametrize("speaking", [SPEAKING_ALL_ALONG, SPEAKING_AT_FIRST])
+def test_a_face_that_starts_speaking_fails_when_it_only_turns(bases, name, speaking):
+    # the half-lidded eyes and the half-open mouth, held or relaxing, are no blink and no
+    # mouth_open: only the turn was done
+    verdict = judge(bases[name], speaking + [("turn_left", 1000, 1200)], CHALLENGE, seed=14)
+    assert not verdict.passed and verdict.reason == "ACTION_ERROR", verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
+
+
+@pytest.fixture(scope="module")
+def speaking_photo():
+    """obama2.jpg: a real photo taken mid-word (mouth aspect ratio 0.43, over MOUTH_OPEN_MAR)."""
+    rgb = load_rgb(PHOTOS / "obama2.jpg")
+    return FaceMesher().landmarks(rgb, perception().detector.detect(rgb)[0])
+
+
+def test_the_real_speaking_photo_passes_when_it_follows(speaking_photo):
+    verdict = judge(speaking_photo, FOLLOWED, CHALLENGE, seed=15)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+
+
+def test_the_real_speaking_photo_fails_when_it_does_not_blink_or_open(speaking_photo):
+    verdict = judge(speaking_photo, [("turn_left", 1000, 1200)], CHALLENGE, seed=16)
+    assert verdict.reason == "ACTION_ERROR", verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    from ml.simulator.head import portrait_frame
+
+    mesher, detector = FaceMesher(), perception().detector
+    found = {}
+    for name in ("obama3.jpg", "biden.jpg"):
+        rgb = load_rgb(PHOTOS / name)
+        frame, _ = portrait_frame(rgb, detector.detect(rgb)[0].box)
+        found[name] = (frame, mesher.landmarks(frame, detector.detect(frame)[0]))
+    return found, detector, mesher
+
+
+def rendered_verdict(rendered, name, script, *, seed, duration_ms):
+    from ml.actions import analyse_action_clip
+    from ml.simulator.head import render_action_clip
+
+    found, detector, mesher = rendered
+    frames, times = render_action_clip(*found[name], script, duration_ms=duration_ms,
+                                       seed=seed, fps=10)
+    return analyse_action_clip(frames, times, CHALLENGE, timeout_ms=10_000,
+                               detector=detector, mesher=mesher)
+
+
+@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
+@pytest.mark.parametrize("seed", [306, 307])
+def test_a_rendered_face_speaking_all_along_that_only_turns_fails(rendered, name, seed):
+    """Images through MTCNN and FaceMesh: half-lidded eyes and a half-open mouth held all along
+    are no blink and no mouth_open, the mouth not even while the head turns."""
+    verdict = rendered_verdict(rendered, name, [("speaking", 0, 2700), ("turn_left", 700, 1000)],
+                               seed=seed, duration_ms=2700)
+    assert verdict.reason == "ACTION_ERROR", verdict
+    assert {e.action for e in verdict.events} == {"turn_left"}, verdict
+
+
+@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
+@pytest.mark.parametrize("seed", [306, 307])
+def test_a_rendered_face_speaking_all_along_passes_when_it_follows(rendered, name, seed):
+    """The same face blinking (from its half-lidded eyes), turning and opening its mouth wide."""
+    verdict = rendered_verdict(rendered, name, SPEAKING_ALL_ALONG + FOLLOWED, seed=seed,
+                               duration_ms=3800)
+    assert verdict.passed and verdict.reason == "PASS", verdict
+    assert [e.action for e in verdict.events] == CHALLENGE, verdict

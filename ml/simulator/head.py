@@ -127,8 +127,8 @@ class HeadModel:
     def pose_vertices(self, yaw: float, pitch: float, close: float, mouth: float) -> np.ndarray:
         base = self.vertices.copy()
         for upper, lower in ((RIGHT_UPPER_LID, RIGHT_LOWER_LID), (LEFT_UPPER_LID, LEFT_LOWER_LID)):
-            base[list(upper), :2] += 0.85 * close * (self.vertices[list(lower), :2]
-                                                     - self.vertices[list(upper), :2])
+            base[list(upper), :2] += close * (self.vertices[list(lower), :2]
+                                              - self.vertices[list(upper), :2])
         base[:, 1] += 0.15 * self.face_width * mouth * self.jaw
         y, p = np.radians(yaw), np.radians(pitch)
         rotation = (np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])

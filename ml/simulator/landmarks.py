@@ -9,7 +9,13 @@ plane (one homography) however it is turned. Seeded: the same seed gives the sam
 
 A script is a list of (action, start_ms, duration_ms); actions: blink, mouth_open, turn_left,
 turn_right (the person's own left/right: for turn_left the nose moves toward the image's
-right in an unmirrored camera), nod (chin down), shake (left then right).
+right in an unmirrored camera), nod (chin down), shake (left then right); and two states held
+for their whole window rather than performed: closed_eyes, and speaking (caught mid-word: the
+lids half down and the mouth partly open - a face that did not start neutral). Actions during
+a held state start from it: a blink closes the half-lidded eyes, mouth_open opens the partly
+open mouth to the same wide opening as from rest. A blink brings the upper lids down onto
+the lower ones and holds them shut through its middle half, as a real blink does (at 10 fps a
+300 ms blink then has a frame with the lids shut).
 """
 
 import numpy as np
@@ -21,6 +27,10 @@ LEFT_LOWER_LID = (249, 390, 373, 374, 380, 381, 382)
 LOWER_INNER_LIP = (14, 87, 178, 88, 95, 317, 402, 318, 324)
 UPPER_INNER_LIP = (13, 82, 81, 80, 191, 312, 311, 310, 415)
 TURN_DEGREES, NOD_DEGREES = 25.0, 15.0
+# Speaking: the lids 42.5 % of the way to closed (FaceMesh reads 76-83 % of the open eye aspect
+# ratio on rendered obama3/biden) and the jaw at 45 % of a wide opening (mouth aspect ratio 0.2-0.3
+# rendered, against 0.52-0.63 wide open and 0.00-0.05 closed).
+SPEAKING_LIDS, SPEAKING_MOUTH = 0.425, 0.45
 
 
 def _bump(t: float, start: float, duration: float) -> float:
@@ -45,11 +55,15 @@ def pose_at(t: float, script) -> tuple[float, float, float, float]:
         elif action == "nod":
             pitch += NOD_DEGREES * b
         elif action == "blink":
-            close = max(close, b)
+            # the lids shut fully and stay shut through the middle half of the blink
+            close = max(close, min(1.0, 2.0 * b))
         elif action == "closed_eyes":
             close = max(close, 1.0 if start <= t <= start + duration else 0.0)
         elif action == "mouth_open":
             mouth = max(mouth, b)
+        elif action == "speaking":
+            if start <= t <= start + duration:
+                close, mouth = max(close, SPEAKING_LIDS), max(mouth, SPEAKING_MOUTH)
         else:
             raise ValueError(f"unknown action {action!r}")
     return yaw, pitch, close, mouth
@@ -85,8 +99,8 @@ def landmark_clip(base: np.ndarray, script, *, duration_ms: float, seed: int,
         if not planar:  # a print cannot blink or open its mouth
             for upper, lower in ((RIGHT_UPPER_LID, RIGHT_LOWER_LID),
                                  (LEFT_UPPER_LID, LEFT_LOWER_LID)):
-                points[list(upper), :2] += 0.85 * close * (base[list(lower), :2]
-                                                            - base[list(upper), :2])
+                points[list(upper), :2] += close * (base[list(lower), :2]
+                                                     - base[list(upper), :2])
             points[:, 1] += 0.15 * width * mouth * jaw
         relative = (points - centre) @ _rotation(yaw, pitch).T
         scale = camera / (camera + relative[:, 2] - (base[:, 2].mean() - centre[2]))
