@@ -8,7 +8,10 @@ biden.jpg; the action analyser on 30 frames of landmarks (blink, turn, mouth), a
 frame (what a real clip adds: landmarks for 30 frames). The passive anti-spoofing model joins
 this script when it exists. Also: the 2.5D head renderer per frame, and an action clip end to
 end (30 rendered frames: MTCNN on the first, FaceMesh on each, events, verdict), and one
-inference of the baseline PAD model (crop + network) on the CPU. Prints one JSON line last; writes bench/results/liveness.json.
+inference of the baseline PAD model (crop + network) on the CPU; the default passive decision
+(ml/pad_fusion.py: every member loaded once per process, as in a worker) per picture and for a
+still verify's three judged burst frames. Prints one JSON line last; writes
+bench/results/liveness.json.
 """
 
 import argparse
@@ -33,7 +36,9 @@ from ml.flash import analyse_flash, flash_challenge_new  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
 from ml.mesh import FaceMesher  # noqa: E402
 from ml.pad import PadModel  # noqa: E402
+from ml.pad_fusion import PassiveDecision  # noqa: E402
 from ml.pipeline import perception  # noqa: E402
+from ml.session import STILL_FRAMES_JUDGED  # noqa: E402
 from ml.simulator.flash import render_flash_clip  # noqa: E402
 from ml.simulator.head import HeadModel, portrait_frame, render_action_clip  # noqa: E402
 from ml.simulator.landmarks import landmark_clip  # noqa: E402
@@ -80,6 +85,18 @@ def main() -> None:
 
     pad = PadModel.load(weight_path("pad_baseline"))
     pad.score(rgb, box)  # warm
+    # the default passive decision: every member loaded once, as a worker process does
+    decision = PassiveDecision.load()
+    decision.score(rgb, box)  # warm
+    burst = [(rgb.astype(np.float32) + np.random.default_rng(n).normal(0, 1.5, rgb.shape))
+             .clip(0, 255).astype(np.uint8) for n in range(STILL_FRAMES_JUDGED)]
+
+    def still_verify_passive():
+        """What a still verify adds for its burst: the decision on the best frame (its face
+        is already found) and detection + decision on the other judged frames."""
+        decision.score(burst[0], box)
+        for frame in burst[1:]:
+            decision.score(frame, detector.detect(frame)[0].box)
 
     write_result("liveness", {
         "bench": "liveness",
@@ -103,6 +120,8 @@ def main() -> None:
                                      embedder=perception().embedder)),
         "head_frame_size": list(portrait.shape[1::-1]),
         "pad_inference_ms": median_ms(lambda: pad.score(rgb, box)),
+        "passive_decision_ms_per_picture": median_ms(lambda: decision.score(rgb, box)),
+        "passive_still_verify_ms_3_frames": median_ms(still_verify_passive),
     })
 
 

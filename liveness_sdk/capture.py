@@ -27,6 +27,9 @@ ACTION_MS = {"blink": 400, "mouth_open": 700, "turn_left": 1100, "turn_right": 1
 GAP_MS = 300
 NEUTRAL_INSTRUCTION = "Look at the camera: eyes open, mouth closed, face relaxed"
 NEUTRAL_MS = 700  # the neutral face before the first action
+# A still capture: a burst of frames the server judges several of (docs/SDK.md).
+STILL_BURST = 5
+STILL_BURST_GAP_MS = 120.0
 POSE = ("turn_left", "turn_right", "nod", "shake")
 
 
@@ -83,10 +86,25 @@ def _still(frame, found, scenario, seed):
         from ml.mesh import FaceMesher
 
         head = HeadModel(frame, FaceMesher().landmarks(frame, found))
-        return [(0.0, head.render(0, 0, 1.0, 0).astype(np.uint8))]
-    if scenario not in ("live", "print", "replay", "mask"):
+        shot = head.render(0, 0, 1.0, 0).astype(np.uint8)
+    elif scenario in ("live", "print", "replay", "mask"):
+        shot = render_attack(scenario, frame, found.box, seed=seed)
+    else:
         raise ValueError(f"scenario {scenario!r} does not apply to still")
-    return [(0.0, render_attack(scenario, frame, found.box, seed=seed))]
+    return _burst(shot, seed)
+
+
+def _burst(shot: np.ndarray, seed: int) -> list[tuple[float, np.ndarray]]:
+    """A still capture is a short burst (docs/SDK.md): the same scene STILL_BURST times,
+    STILL_BURST_GAP_MS apart, each frame with its own sensor noise and a pixel or two of
+    hand shake."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for n in range(STILL_BURST):
+        shaken = np.roll(shot, tuple(rng.integers(-2, 3, 2)), axis=(0, 1)) if n else shot
+        noisy = shaken.astype(np.float32) + rng.normal(0, 1.5, shot.shape)
+        frames.append((n * STILL_BURST_GAP_MS, np.clip(noisy, 0, 255).astype(np.uint8)))
+    return frames
 
 
 def _flash(frame, found, challenge, scenario, seed):

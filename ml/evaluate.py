@@ -1,8 +1,11 @@
-"""`python -m ml.evaluate --faces DIR --seed N --out DIR`: liveness figures on a simulator set.
+"""`python -m ml.evaluate --faces DIR --seed N --out DIR`: liveness figures.
 
-Generates a set from the face photos in DIR with that seed (or, with `--data DIR`, scores a
-labelled image folder of 80 x 80 crops), scores it with the PAD model, and prints, as one JSON
-line last (ISO/IEC 30107-3 terms, at the live-score threshold):
+With `--faces` alone: the default passive decision (ml/pad_fusion.py) and each member at its
+authors' threshold on every photo of DIR as is and under benign capture variations, on their
+simulator live captures and attack species, and on the Silent-Face authors' samples
+(`decision_figures`). With `--model` (a PAD checkpoint) or `--data DIR` (a labelled image folder
+of 80 x 80 crops): that one model on a generated or given crop set. Prints, as one JSON line
+last (ISO/IEC 30107-3 terms, at the live-score threshold):
 - APCER per attack species: share of that species' presentations accepted as live;
 - BPCER: share of live presentations refused; ACER = (worst species' APCER + BPCER) / 2;
 - with --faces: pass rates of the flash check (live / replay / late / static clips) and the
@@ -71,6 +74,31 @@ def plots(scores: np.ndarray, labels: list[str], out: Path) -> None:
     plt.close(figure)
 
 
+def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
+                     per_species: int) -> dict:
+    """The default passive decision (ml/pad_fusion.py) and each of its members on every photo
+    of `faces_dir`: the photos as they are and under `variations` benign capture variations
+    (tight crops among them), their portraits' simulator live captures and every attack
+    species (`per_species` seeds), and the Silent-Face authors' samples."""
+    from .fit_fusion import figures_of, presentations, sample_items, score_rows
+    from .pad_fusion import PassiveDecision, feature_vector
+
+    names = sorted(p.name for p in faces_dir.iterdir()
+                   if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
+    decision = PassiveDecision.load()
+    rows = score_rows(presentations(faces_dir, names, variations=variations, seeds=per_species,
+                                    seed=seed), decision)
+    rows += score_rows(sample_items(), decision)
+    (out / "rows.json").write_text(json.dumps(rows) + "\n")
+    found = [r for r in rows if r["face"]]
+    scores = np.array([decision.fusion.probability(feature_vector(
+        r["margins"], r["contexts"], r["own_live"])) for r in found])
+    labels = [r["species"] if r["species"] in PAD_CLASSES else "print" for r in found]
+    plots(scores, labels, out)
+    return {"decision_threshold": decision.threshold(), "seed": seed, "photos": names,
+            **figures_of(rows, decision.fusion)}
+
+
 def check_pass_rates(faces_dir: Path, seed: int) -> dict:
     from .actions import analyse_action_clip
     from .flash import analyse_flash, flash_challenge_new
@@ -115,10 +143,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PAD checkpoint (default: the project's verified baseline)")
     parser.add_argument("--per-species", type=int, default=10)
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--variations", type=int, default=20,
+                        help="benign capture variations per real photo (decision mode)")
     args = parser.parse_args(argv)
     import cv2
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.faces is not None and args.model is None:
+        figures = decision_figures(args.faces, seed=args.seed, out=args.out,
+                                   variations=args.variations, per_species=args.per_species)
+        figures.update(check_pass_rates(args.faces, args.seed))
+        (args.out / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps(figures))
+        return 0
     data = args.data
     if args.faces is not None:
         data = args.out / "data"

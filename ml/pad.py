@@ -143,4 +143,71 @@ def pad_model_load(path: str | Path):
         return SilentFaceEnsemble.load(path)
     if path.suffix == ".pth":
         return SilentFaceModel.load(path)
-    return PadModel.load(path)
+    try:
+        return PadModel.load(path)
+    except ValueError as own_format:
+        try:
+            return FinetunedPadModel.load(path)
+        except ValueError:
+            raise own_format from None
+
+
+FINETUNED_FORMAT = "liveness-pad-minifas/1"
+
+
+class FinetunedPadModel:
+    """Our own member since issue 20: a MiniFASNet of the Silent-Face format, fine-tuned from the
+    authors' real-trained weights on simulator data (ml/finetune_pad.py), with our classes. It
+    sees what the authors' network sees: their crop rule on our box, BGR 0..255.
+
+    Checkpoint: {"format": FINETUNED_FORMAT, "variant", "classes", "crop": {"scale", "height",
+    "width"}, "state_dict", "recipe"}, read with weights_only."""
+
+    def __init__(self, network, variant: str, classes: tuple[str, ...], crop):
+        self.network, self.variant, self.classes, self.crop_spec = (network.eval(), variant,
+                                                                    classes, crop)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FinetunedPadModel":
+        import torch
+
+        from .silent_face import CropSpec
+        from .silent_face import build_network as build_minifas
+
+        try:
+            checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{path} is not a {FINETUNED_FORMAT} checkpoint: {exc}") from exc
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != FINETUNED_FORMAT:
+            raise ValueError(f"{path} is not a {FINETUNED_FORMAT} checkpoint")
+        crop = CropSpec(checkpoint["crop"]["height"], checkpoint["crop"]["width"],
+                        checkpoint["crop"]["scale"])
+        network = build_minifas(checkpoint["variant"], input_size=(crop.height, crop.width),
+                                classes=len(checkpoint["classes"]))
+        network.load_state_dict(checkpoint["state_dict"])
+        return cls(network, checkpoint["variant"], tuple(checkpoint["classes"]), crop)
+
+    def crop(self, rgb: np.ndarray, box) -> np.ndarray:
+        """The authors' crop of the face, as BGR uint8 (what the network is fed)."""
+        import cv2
+
+        from .silent_face import crop_box
+
+        left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), self.crop_spec)
+        patch = rgb[top:bottom + 1, left:right + 1, ::-1]
+        return cv2.resize(np.ascontiguousarray(patch),
+                          (self.crop_spec.width, self.crop_spec.height))
+
+    def score_crops(self, crops_bgr: list[np.ndarray]) -> list[PadScore]:
+        import torch
+
+        batch = torch.from_numpy(np.stack(crops_bgr).astype(np.float32)).permute(0, 3, 1, 2)
+        with torch.inference_mode():
+            probabilities = torch.softmax(self.network(batch), dim=1).numpy()
+        live = self.classes.index("live")
+        return [PadScore(float(p[live]), {c: float(f"{v:.6g}") for c, v in
+                                          zip(self.classes, p, strict=True)})
+                for p in probabilities]
+
+    def score(self, rgb: np.ndarray, box) -> PadScore:
+        return self.score_crops([self.crop(rgb, box)])[0]

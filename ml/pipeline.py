@@ -53,12 +53,17 @@ class Perception:
 
     @cached_property
     def pad(self):
-        """The passive anti-spoofing model: PAD_MODEL_PATH (a checkpoint of ours, a Silent-Face
-        `.pth` or a folder of them) or, when unset, the project's committed baseline."""
-        from .pad import pad_model_load
-        from .weights import weight_path
+        """The passive anti-spoofing decision: by default the calibrated fusion of the
+        real-trained members and our own model (ml/pad_fusion.py); with PAD_MODEL_PATH set, that
+        one model alone (a checkpoint of ours, a Silent-Face `.pth` or a folder of them)."""
+        path = os.environ.get("PAD_MODEL_PATH")
+        if path:
+            from .pad import pad_model_load
 
-        return pad_model_load(os.environ.get("PAD_MODEL_PATH") or weight_path("pad_baseline"))
+            return pad_model_load(path)
+        from .pad_fusion import PassiveDecision
+
+        return PassiveDecision.load()
 
     @cached_property
     def mesher(self):

@@ -18,6 +18,7 @@ from .similarity import FAR_KEYS, comparison_of
 SECURITY_LEVEL_FAR = {"1": "1e-3", "2": "1e-4", "3": "1e-5", "4": "1e-6"}
 MIN_FRAMES = {"still": 1, "meglive": 10, "flash": 10}
 BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
+STILL_FRAMES_JUDGED = 3            # frames of a still burst the passive decision judges
 FLASH_ATTACK_REASONS = {"NO_RESPONSE", "WRONG_SEQUENCE", "LATE"}
 ACTION_OUTCOMES = {"ACTION_ERROR": "ACTION_ERROR", "USER_TIMEOUT": "USER_TIMEOUT",
                    "PLANAR_ATTACK": "FAIL_LIVING_FACE_ATTACK",
@@ -108,9 +109,21 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
         return done("MULTIPLE_FACES")
 
     pad = pipeline.pad.score(image, analysed.face.box)
+    burst = []
+    if liveness_type == "still" and len(images) > 1:
+        pad, burst = _burst_score(pipeline, images, index, pad)
+    level = str(options.get("security_level", "2"))
+    if level != "2" and hasattr(pipeline.pad, "threshold"):
+        # the fused decision has one operating point per security level; the configured
+        # threshold (PAD_LIVE_THRESHOLD) is the default level's
+        pad_threshold = pipeline.pad.threshold(level)
     attack_passed = pad.live >= pad_threshold
     out["attack"] = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
                      "passed": attack_passed, "probabilities": pad.probabilities}
+    if getattr(pad, "members", None):
+        out["attack"]["members"] = pad.members
+    if burst:
+        out["attack"]["frames"] = burst
     liveness_outcome = _liveness(liveness_type, images, times_ms, challenge, options,
                                  analysed, attack_passed, out)
     if liveness_outcome != "SUCCESS" and options.get("force_compare") != "1":
@@ -121,6 +134,28 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     if liveness_outcome != "SUCCESS":     # force_compare: the comparison decides the result
         out["liveness"]["forced_past"] = liveness_outcome
     return done(comparison_outcome(out["comparisons"], options.get("security_level", "2")))
+
+
+def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad):
+    """A still capture's burst: the passive decision on the best frame and on up to
+    STILL_FRAMES_JUDGED - 1 others spread over the burst, combined by the median live score
+    (docs/SDK.md: one odd frame, a blink or a motion blur, can neither pass nor fail a capture
+    on its own; an attack must fool most frames). Returns the best frame's score with the
+    combined `live`, and each judged frame's index and score."""
+    from dataclasses import replace
+
+    others = [i for i in np.linspace(0, len(images) - 1, STILL_FRAMES_JUDGED).round().astype(int)
+              if i != best_index]
+    judged = [(best_index, best_pad.live)]
+    for index in dict.fromkeys(int(i) for i in others):
+        if len(judged) == STILL_FRAMES_JUDGED:
+            break
+        faces = pipeline.detector.detect(images[index])
+        if faces:
+            judged.append((index, pipeline.pad.score(images[index], faces[0].box).live))
+    combined = float(np.median([live for _, live in judged]))
+    frames = [{"index": i, "live": round(live, 6)} for i, live in sorted(judged)]
+    return replace(best_pad, live=combined), frames
 
 
 def comparisons_of(vector, references: dict[str, list[float]], *, model: str) -> dict:

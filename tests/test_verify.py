@@ -384,3 +384,30 @@ def test_meglive_a_speaking_face_is_judged_against_its_own_baseline(session, sdk
                       face=face("obama3.jpg"), seed=20)
     body = verify(token, package).json()
     assert body["result_code"] == code, body
+
+
+def test_a_still_burst_is_judged_on_several_frames(session, sdk_start, verify):
+    """The SDK mock's still capture is a burst; verify judges three of its frames and takes the
+    median (docs/SDK.md): one replayed frame among live ones does not fail the capture, one live
+    frame among replayed ones does not pass it."""
+    from liveness_sdk.capture import STILL_BURST, render
+    from liveness_sdk.client import jpeg
+
+    token = session("still")
+    started = sdk_start(token)
+    live = render(started["challenge"], "live", face("obama.jpg"), seed=3)
+    replay = render(started["challenge"], "replay", face("obama.jpg"), seed=3)
+    assert len(live) == len(replay) == STILL_BURST
+    # frames 0, 2 and 4 are the judged ones when the best frame is one of them
+    mostly_live = [(t, jpeg(rgb)) for t, rgb in live[:4]] + [(replay[4][0], jpeg(replay[4][1]))]
+    body = verify(token, capture(started, frames=mostly_live)).json()
+    assert body["result_code"] == 1000, body
+    record = VerificationRecord.objects.get(biz_token=token)
+    judged = record.attack["frames"]
+    assert len(judged) == 3 and len({f["index"] for f in judged}) == 3
+
+    token = session("still")
+    started = sdk_start(token)
+    mostly_replay = [(t, jpeg(rgb)) for t, rgb in replay[:4]] + [(live[4][0], jpeg(live[4][1]))]
+    body = verify(token, capture(started, frames=mostly_replay)).json()
+    assert body["result_code"] == 4100, body

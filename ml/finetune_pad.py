@@ -1,0 +1,224 @@
+"""`python -m ml.finetune_pad --identities DIR --out FILE`: our own passive member, fine-tuned.
+
+Starts from the Silent-Face authors' real-trained MiniFASNetV2 (2.7x crop, ml/weights/
+silent_face/), whose head is widened to our five classes (live, print, replay, mask, blend; the
+live row starts as the authors' live row, each attack row as one of their two attack rows), and
+fine-tunes it on presentations made only from the *train* part of ml/pad_split.py:
+- live: the train photos' faces as selfies under benign capture variation (ml/capture.py,
+  tight crops among them), and every synthetic identity (ml/simulator/identities.py, made from
+  train photos only) as the simulator's live capture, under the same variations;
+- attacks: every species of ml/simulator/attacks.py rendered from the same identities.
+Every presentation is cropped the way the model will see it in production: our detector's box
+on the rendered picture, the authors' crop rule, BGR. Crops are cached (OUT.crops.npz) so a
+second run only trains. Seeded; writes the checkpoint (ml/pad.py FinetunedPadModel format) and
+prints one JSON line per epoch and one last with the recipe.
+"""
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .capture import KINDS, vary
+from .pad_split import SPLIT
+
+CLASSES = ("live", "print", "replay", "mask", "blend")
+# The authors' classes: 0 and 2 are two kinds of attack, 1 is live.
+HEAD_INIT = {"live": 1, "print": 0, "replay": 2, "mask": 0, "blend": 2}
+BASE_VARIANT, BASE_WEIGHTS = "MiniFASNetV2", "silent_face_v2"
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32("/".join(str(p) for p in parts).encode())
+
+
+def identity_frames(folder: Path, allowed_sources: list[str]):
+    """(label, frame, box) of a folder written by `python -m ml.simulator.identities`, keeping
+    only identities made entirely from `allowed_sources` photos."""
+    from .image import load_rgb
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for label, entry in sorted(manifest.items()):
+        photos = {source.split("#")[0] for source in entry["sources"]}
+        if photos <= set(allowed_sources):
+            yield label, load_rgb(folder / f"{label}.png"), tuple(entry["box"])
+
+
+def presentations(faces_dir: Path, names: list[str], identities: Path | None, *, seed: int,
+                  real_variations: int, live_variations: int, attack_seeds: int):
+    """(class, source, picture) for one part of the split."""
+    from .fit_fusion import selfie_frames
+    from .pad_data import face_portraits
+    from .simulator.attacks import render_attack
+
+    for source, rgb, box in selfie_frames(faces_dir, names):
+        yield "live", source, rgb
+        for n in range(real_variations):
+            kind = KINDS[n % len(KINDS)]
+            yield "live", source, vary(kind, rgb, box, np.random.default_rng(
+                _seed(seed, source, kind, n)))
+    sources = list(face_portraits(faces_dir, names))
+    if identities is not None:
+        sources += list(identity_frames(identities, names))
+    for label, frame, box in sources:
+        for n in range(live_variations):
+            rng = np.random.default_rng(_seed(seed, label, "live", n))
+            picture = render_attack("live", frame, box, seed=_seed(seed, label, "render", n))
+            if n:  # the first as rendered, the others through a benign variation
+                picture = vary(KINDS[int(rng.integers(len(KINDS)))], picture, box, rng)
+            yield "live", label, picture
+        for species in CLASSES[1:]:
+            for n in range(attack_seeds):
+                yield species, label, render_attack(species, frame, box,
+                                                    seed=_seed(seed, label, species, n))
+
+
+def crops_of(items, crop_spec) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Our detector's box on each picture, the authors' crop, BGR uint8."""
+    import cv2
+
+    from .pipeline import perception
+    from .silent_face import crop_box
+
+    detector = perception().detector
+    crops, labels, sources = [], [], []
+    for species, source, picture in items:
+        faces = detector.detect(picture)
+        if not faces:
+            continue
+        left, top, right, bottom = crop_box(faces[0].box, (picture.shape[1], picture.shape[0]),
+                                            crop_spec)
+        patch = np.ascontiguousarray(picture[top:bottom + 1, left:right + 1, ::-1])
+        crops.append(cv2.resize(patch, (crop_spec.width, crop_spec.height)))
+        labels.append(CLASSES.index(species))
+        sources.append(source)
+    return np.stack(crops), np.array(labels), sources
+
+
+def base_network():
+    """The authors' network with a five-class head that starts as their own decision."""
+    import torch
+
+    from .silent_face import SilentFaceModel
+    from .weights import weight_path
+
+    base = SilentFaceModel.load(weight_path(BASE_WEIGHTS))
+    network = base.network
+    old = network.prob.weight.detach().clone()
+    network.prob = torch.nn.Linear(old.shape[1], len(CLASSES), bias=False)
+    with torch.no_grad():
+        for index, name in enumerate(CLASSES):
+            network.prob.weight[index] = old[HEAD_INIT[name]]
+    return network, base.crop
+
+
+def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    flip = rng.random(len(batch)) < 0.5
+    batch = batch.astype(np.float32)
+    batch[flip] = batch[flip][:, :, ::-1]
+    gain = rng.uniform(0.85, 1.15, (len(batch), 1, 1, 1))
+    bias = rng.uniform(-15, 15, (len(batch), 1, 1, 1))
+    return np.clip(batch * gain + bias, 0, 255).astype(np.float32)
+
+
+def train(crops: np.ndarray, labels: np.ndarray, network, *, epochs: int, seed: int,
+          batch_size: int = 64, learning_rate: float = 3e-4) -> list[dict]:
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    # live weighs as much as all attacks together; the species share the other half
+    class_weights = np.where(np.arange(len(CLASSES)) == 0, 0.5 / max(counts[0], 1),
+                             0.5 / max(counts[1:].sum(), 1)) * len(labels)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
+    optimiser = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-4)
+    steps = epochs * ((len(crops) + batch_size - 1) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate,
+                                                   total_steps=steps, pct_start=0.15)
+    history = []
+    for epoch in range(epochs):
+        network.train()
+        order = rng.permutation(len(crops))
+        seen = correct = 0
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            if len(index) < 2:  # batch norm needs two
+                continue
+            inputs = torch.from_numpy(_augment(crops[index], rng)).permute(0, 3, 1, 2)
+            targets = torch.from_numpy(labels[index])
+            optimiser.zero_grad()
+            logits = network(inputs)
+            loss = loss_fn(logits, targets)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(index)
+            correct += int(((logits.argmax(1) == 0) == (targets == 0)).sum())
+            seen += len(index)
+        history.append({"epoch": epoch + 1, "loss": round(total / seen, 4),
+                        "live_vs_attack_accuracy": round(correct / seen, 4)})
+        print(json.dumps(history[-1]), flush=True)
+    return history
+
+
+def save(network, crop, path: Path, recipe: dict) -> None:
+    import torch
+
+    from .pad import FINETUNED_FORMAT
+
+    torch.save({"format": FINETUNED_FORMAT, "variant": BASE_VARIANT, "classes": list(CLASSES),
+                "crop": {"scale": crop.scale, "height": crop.height, "width": crop.width},
+                "state_dict": network.state_dict(), "recipe": recipe}, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.finetune_pad", description=__doc__)
+    parser.add_argument("--faces", type=Path, default=Path("fixtures/photos"))
+    parser.add_argument("--identities", type=Path, default=None,
+                        help="a folder of `python -m ml.simulator.identities` (train sources)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--real-variations", type=int, default=30)
+    parser.add_argument("--live-variations", type=int, default=3)
+    parser.add_argument("--attack-seeds", type=int, default=1)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.manual_seed(args.seed)
+    started = time.monotonic()
+    network, crop = base_network()
+    cache = args.out.with_suffix(".crops.npz")
+    if cache.is_file():
+        data = np.load(cache)
+        crops, labels = data["crops"], data["labels"]
+    else:
+        items = presentations(args.faces, SPLIT["train"], args.identities, seed=args.seed,
+                              real_variations=args.real_variations,
+                              live_variations=args.live_variations,
+                              attack_seeds=args.attack_seeds)
+        crops, labels, _ = crops_of(items, crop)
+        np.savez_compressed(cache, crops=crops, labels=labels)
+    prepared = time.monotonic() - started
+    history = train(crops, labels, network, epochs=args.epochs, seed=args.seed)
+    network.eval()
+    given = sys.argv[1:] if argv is None else argv
+    recipe = {"command": "python -m ml.finetune_pad " + " ".join(given),
+              "split_train": SPLIT["train"], "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
+              "crops_per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
+              "epochs": args.epochs, "seed": args.seed, "final": history[-1],
+              "prepare_seconds": round(prepared, 1),
+              "seconds": round(time.monotonic() - started, 1)}
+    save(network, crop, args.out, recipe)
+    print(json.dumps(recipe))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Our own passive member: fine-tuned from the Silent-Face authors' weights (ml/finetune_pad.py),
+its checkpoint format (ml/pad.py FinetunedPadModel), and the benign capture variations it and
+the fusion are trained and calibrated under (ml/capture.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ml.capture import KINDS, tight_crop, vary
+from ml.finetune_pad import CLASSES, base_network, crops_of, save, train
+from ml.image import load_rgb
+from ml.pad import FinetunedPadModel, pad_model_load
+from ml.pad_members import SilentFaceMember
+from ml.pad_split import SPLIT
+from ml.silent_face import SilentFaceModel
+from ml.weights import weight_path
+
+from .test_ml_pad_members import SAMPLES, detector
+
+
+def test_the_split_keeps_source_photos_apart():
+    parts = [set(names) for names in SPLIT.values()]
+    assert sum(len(p) for p in parts) == len(set().union(*parts))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_benign_variation_keeps_a_detectable_face(kind):
+    rgb = load_rgb(SAMPLES / "image_T1.jpg")
+    box = detector().detect(rgb)[0].box
+    picture = vary(kind, rgb, box, np.random.default_rng(7))
+    assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    assert len(detector().detect(picture)) == 1
+    with pytest.raises(ValueError, match="unknown capture variation"):
+        vary("recapture", rgb, box, np.random.default_rng(7))
+
+
+def test_a_tight_crop_is_the_face_box_grown():
+    rgb = np.zeros((400, 300, 3), np.uint8)
+    assert tight_crop(rgb, (100, 100, 200, 220), 1.2).shape == (144, 120, 3)
+    assert tight_crop(rgb, (250, 300, 320, 420), 1.0).shape == (100, 50, 3)  # kept inside
+
+
+def test_the_widened_head_starts_as_the_authors_decision():
+    """Before any training the five-class network gives the live class the authors' live
+    logit, so it says what the authors' MiniFASNetV2 says."""
+    network, crop = base_network()
+    authors = SilentFaceModel.load(weight_path("silent_face_v2"))
+    rgb = load_rgb(SAMPLES / "image_T1.jpg")
+    box = detector().detect(rgb)[0].box
+    crops, _, _ = crops_of([("live", "T1", rgb)], crop)
+    with torch.inference_mode():
+        ours = network.eval()(torch.from_numpy(crops.astype(np.float32)).permute(0, 3, 1, 2))[0]
+        theirs = authors.network(torch.from_numpy(
+            authors.patch(rgb, box)[:, :, ::-1].astype(np.float32).copy()).permute(2, 0, 1)[None])[0]
+    assert float(ours[CLASSES.index("live")]) == pytest.approx(float(theirs[1]), abs=1e-4)
+    assert float(ours[CLASSES.index("print")]) == pytest.approx(float(theirs[0]), abs=1e-4)
+
+
+def test_a_short_fine_tune_saves_a_checkpoint_that_scores_like_the_network(tmp_path):
+    rgb = load_rgb(SAMPLES / "image_T1.jpg")
+    network, crop = base_network()
+    items = [("live", "T1", rgb), ("print", "F1", load_rgb(SAMPLES / "image_F1.jpg")),
+             ("replay", "F2", load_rgb(SAMPLES / "image_F2.jpg"))]
+    crops, labels, sources = crops_of(items, crop)
+    assert list(labels) == [0, 1, 2] and sources == ["T1", "F1", "F2"]
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    history = train(np.concatenate([crops] * 4), np.concatenate([labels] * 4), network,
+                    epochs=1, seed=0, batch_size=4)
+    assert len(history) == 1 and np.isfinite(history[0]["loss"])
+    assert any(not torch.equal(before[k], v) for k, v in network.state_dict().items())
+    path = tmp_path / "own.pt"
+    save(network.eval(), crop, path, {"test": True})
+    model = pad_model_load(path)
+    assert isinstance(model, FinetunedPadModel) and model.classes == CLASSES
+    box = detector().detect(rgb)[0].box
+    with torch.inference_mode():
+        expected = torch.softmax(network(torch.from_numpy(
+            model.crop(rgb, box).astype(np.float32)).permute(2, 0, 1)[None]), 1)[0]
+    assert model.score(rgb, box).live == pytest.approx(float(expected[0]), abs=1e-5)
+    # the crop is the Silent-Face authors' (their member sees the same pixels, in BGR)
+    member_patch = SilentFaceMember.load().models[0].patch(rgb, box)
+    assert np.array_equal(model.crop(rgb, box), member_patch[:, :, ::-1])
