@@ -411,3 +411,12 @@ def test_a_still_burst_is_judged_on_several_frames(session, sdk_start, verify):
     mostly_replay = [(t, jpeg(rgb)) for t, rgb in replay[:4]] + [(live[4][0], jpeg(live[4][1]))]
     body = verify(token, capture(started, frames=mostly_replay)).json()
     assert body["result_code"] == 4100, body
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"])
+def test_still_live_from_any_offline_photo_passes_against_its_own_reference(
+        session, sdk_start, verify, name):
+    """Issue 20: the passive decision accepts a still capture rendered live from every offline
+    photo (the simulator-only baseline refused most of them)."""
+    body = run(session, sdk_start, verify, liveness_type="still", who=name, ref=name, seed=8)
+    assert body["result_code"] == 1000, body
