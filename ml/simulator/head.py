@@ -161,15 +161,7 @@ class HeadModel:
                                    np.arange(height, dtype=np.float32))
         ys, xs = np.nonzero(owner >= 0)
         tri = owner[ys, xs]
-        d = destination[tri]                                      # (N, 3, 2)
-        e1, e2 = d[:, 0] - d[:, 2], d[:, 1] - d[:, 2]
-        determinant = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
-        usable = np.abs(determinant) > 1e-9
-        dx, dy = xs - d[:, 2, 0], ys - d[:, 2, 1]
-        safe = np.where(usable, determinant, 1.0)
-        l1 = (e2[:, 1] * dx - e2[:, 0] * dy) / safe
-        l2 = (-e1[:, 1] * dx + e1[:, 0] * dy) / safe
-        l3 = 1.0 - l1 - l2
+        (l1, l2, l3), usable = barycentric(destination[tri], xs, ys)
         s_ = self.vertices[self.triangles[tri], :2]               # (N, 3, 2)
         sx = l1 * s_[:, 0, 0] + l2 * s_[:, 1, 0] + l3 * s_[:, 2, 0]
         sy = l1 * s_[:, 0, 1] + l2 * s_[:, 1, 1] + l3 * s_[:, 2, 1]
@@ -185,6 +177,20 @@ class HeadModel:
             inner = posed[self.topology["inner_lips"], :2].astype(np.int32)
             cv2.fillPoly(frame, [inner], (45, 18, 20), cv2.LINE_AA)
         return frame
+
+
+def barycentric(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray):
+    """Barycentric coordinates of pixels (xs, ys) in their triangles `corners` (N, 3, 2): the
+    three weights, and which pixels have a non-degenerate triangle (the others' weights are
+    meaningless)."""
+    e1, e2 = corners[:, 0] - corners[:, 2], corners[:, 1] - corners[:, 2]
+    determinant = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    usable = np.abs(determinant) > 1e-9
+    dx, dy = xs - corners[:, 2, 0], ys - corners[:, 2, 1]
+    safe = np.where(usable, determinant, 1.0)
+    l1 = (e2[:, 1] * dx - e2[:, 0] * dy) / safe
+    l2 = (-e1[:, 1] * dx + e1[:, 0] * dy) / safe
+    return (l1, l2, 1.0 - l1 - l2), usable
 
 
 def portrait_frame(photo: np.ndarray, box: tuple[float, ...], width: int = 480

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..weights import WeightFile, resolve
+from .head import barycentric
 
 WIDTH, HEIGHT = 480, 600
 PUPILS = ((201.0, 262.0), (279.0, 262.0))   # canonical pupil positions (the faces' ~40 % of W)
@@ -163,15 +164,8 @@ class _PiecewiseAffine:
                                cv2.LINE_8, 4)
         ys, xs = np.nonzero(owner >= 0)
         tri = owner[ys, xs]
-        d = corners[tri]
-        e1, e2 = d[:, 0] - d[:, 2], d[:, 1] - d[:, 2]
-        determinant = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
-        usable = np.abs(determinant) > 1e-9
-        dx, dy = xs - d[:, 2, 0], ys - d[:, 2, 1]
-        safe = np.where(usable, determinant, 1.0)
-        l1 = (e2[:, 1] * dx - e2[:, 0] * dy) / safe
-        l2 = (-e1[:, 1] * dx + e1[:, 0] * dy) / safe
-        self.weights = np.stack([l1, l2, 1.0 - l1 - l2], axis=1)[usable]
+        (l1, l2, l3), usable = barycentric(corners[tri], xs, ys)
+        self.weights = np.stack([l1, l2, l3], axis=1)[usable]
         self.ys, self.xs, self.tri = ys[usable], xs[usable], tri[usable]
         self.triangles = triangles
 
