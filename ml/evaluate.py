@@ -39,7 +39,16 @@ def pad_figures(scores: np.ndarray, labels: list[str], threshold: float) -> dict
     return figures
 
 
-def plots(scores: np.ndarray, labels: list[str], out: Path) -> None:
+def error_rates(scores: np.ndarray, is_live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """APCER and BPCER at every threshold the scores allow (live when score >= threshold)."""
+    thresholds = np.unique(np.concatenate([[scores.min() - 1, scores.max() + 1], scores]))
+    apcer = np.array([(scores[~is_live] >= t).mean() for t in thresholds])
+    bpcer = np.array([(scores[is_live] < t).mean() for t in thresholds])
+    return apcer, bpcer
+
+
+def plots(scores: np.ndarray | dict, labels: list[str], out: Path) -> None:
+    """roc.png and det.png; `scores` one array, or {name: array} for one curve each."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,28 +56,33 @@ def plots(scores: np.ndarray, labels: list[str], out: Path) -> None:
 
     import matplotlib.pyplot as plt
 
+    curves = scores if isinstance(scores, dict) else {"passive PAD": scores}
     is_live = np.array(labels) == "live"
-    thresholds = np.unique(np.concatenate([[0.0, 1.0 + 1e-9], scores]))
-    apcer = np.array([(scores[~is_live] >= t).mean() for t in thresholds])
-    bpcer = np.array([(scores[is_live] < t).mean() for t in thresholds])
-    figure, axis = plt.subplots(figsize=(4.5, 4))
-    axis.plot(apcer, 1 - bpcer)
+    rates = {name: error_rates(np.asarray(values), is_live) for name, values in curves.items()}
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    for name, (apcer, bpcer) in rates.items():
+        axis.plot(apcer, 1 - bpcer, label=name)
     axis.set_xlabel("APCER (attacks accepted)")
     axis.set_ylabel("1 - BPCER (bona fide accepted)")
-    axis.set_title("ROC, passive PAD")
+    axis.set_title("ROC")
+    if len(rates) > 1:
+        axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(out / "roc.png", dpi=100)
     plt.close(figure)
     clip = lambda v: np.clip(v, 1e-4, 1 - 1e-4)  # noqa: E731
     probit = np.vectorize(NormalDist().inv_cdf)
-    figure, axis = plt.subplots(figsize=(4.5, 4))
-    axis.plot(probit(clip(apcer)), probit(clip(bpcer)))
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    for name, (apcer, bpcer) in rates.items():
+        axis.plot(probit(clip(apcer)), probit(clip(bpcer)), label=name)
     ticks = [0.001, 0.01, 0.05, 0.2, 0.5]
     axis.set_xticks(probit(ticks), [str(t) for t in ticks])
     axis.set_yticks(probit(ticks), [str(t) for t in ticks])
     axis.set_xlabel("APCER")
     axis.set_ylabel("BPCER")
-    axis.set_title("DET, passive PAD")
+    axis.set_title("DET")
+    if len(rates) > 1:
+        axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(out / "det.png", dpi=100)
     plt.close(figure)
@@ -81,7 +95,7 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     (tight crops among them), their portraits' simulator live captures and every attack
     species (`per_species` seeds), and the Silent-Face authors' samples."""
     from .fit_fusion import figures_of, presentations, sample_items, score_rows
-    from .pad_fusion import PassiveDecision, feature_vector
+    from .pad_fusion import REAL_MEMBERS, PassiveDecision, feature_vector
 
     names = sorted(p.name for p in faces_dir.iterdir()
                    if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
@@ -91,10 +105,14 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     rows += score_rows(sample_items(), decision)
     (out / "rows.json").write_text(json.dumps(rows) + "\n")
     found = [r for r in rows if r["face"]]
-    scores = np.array([decision.fusion.probability(feature_vector(
-        r["margins"], r["contexts"], r["own_live"])) for r in found])
+    # one curve for the decision and one per member (its margin: live when above 0)
+    curves = {"decision": np.array([decision.fusion.probability(feature_vector(
+        r["margins"], r["contexts"], r["own_live"])) for r in found])}
+    for name in REAL_MEMBERS:
+        curves[name] = np.array([r["margins"][name] for r in found])
+    curves["own"] = np.array([r["own_live"] for r in found])
     labels = [r["species"] if r["species"] in PAD_CLASSES else "print" for r in found]
-    plots(scores, labels, out)
+    plots(curves, labels, out)
     return {"decision_threshold": decision.threshold(), "seed": seed, "photos": names,
             **figures_of(rows, decision.fusion)}
 
