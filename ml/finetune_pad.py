@@ -18,12 +18,12 @@ import argparse
 import json
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .capture import KINDS, vary
+from .pad_data import item_seed
 from .pad_split import SPLIT
 
 CLASSES = ("live", "print", "replay", "mask", "blend")
@@ -32,27 +32,10 @@ HEAD_INIT = {"live": 1, "print": 0, "replay": 2, "mask": 0, "blend": 2}
 BASE_VARIANT, BASE_WEIGHTS = "MiniFASNetV2", "silent_face_v2"
 
 
-def _seed(*parts) -> int:
-    return zlib.crc32("/".join(str(p) for p in parts).encode())
-
-
-def identity_frames(folder: Path, allowed_sources: list[str]):
-    """(label, frame, box) of a folder written by `python -m ml.simulator.identities`, keeping
-    only identities made entirely from `allowed_sources` photos."""
-    from .image import load_rgb
-
-    manifest = json.loads((folder / "manifest.json").read_text())
-    for label, entry in sorted(manifest.items()):
-        photos = {source.split("#")[0] for source in entry["sources"]}
-        if photos <= set(allowed_sources):
-            yield label, load_rgb(folder / f"{label}.png"), tuple(entry["box"])
-
-
 def presentations(faces_dir: Path, names: list[str], identities: Path | None, *, seed: int,
                   real_variations: int, live_variations: int, attack_seeds: int):
     """(class, source, picture) for one part of the split."""
-    from .fit_fusion import selfie_frames
-    from .pad_data import face_portraits
+    from .pad_data import face_portraits, identity_frames, selfie_frames
     from .simulator.attacks import render_attack
 
     for source, rgb, box in selfie_frames(faces_dir, names):
@@ -60,29 +43,28 @@ def presentations(faces_dir: Path, names: list[str], identities: Path | None, *,
         for n in range(real_variations):
             kind = KINDS[n % len(KINDS)]
             yield "live", source, vary(kind, rgb, box, np.random.default_rng(
-                _seed(seed, source, kind, n)))
+                item_seed(seed, source, kind, n)))
     sources = list(face_portraits(faces_dir, names))
     if identities is not None:
         sources += list(identity_frames(identities, names))
     for label, frame, box in sources:
         for n in range(live_variations):
-            rng = np.random.default_rng(_seed(seed, label, "live", n))
-            picture = render_attack("live", frame, box, seed=_seed(seed, label, "render", n))
+            rng = np.random.default_rng(item_seed(seed, label, "live", n))
+            picture = render_attack("live", frame, box,
+                                    seed=item_seed(seed, label, "render", n))
             if n:  # the first as rendered, the others through a benign variation
                 picture = vary(KINDS[int(rng.integers(len(KINDS)))], picture, box, rng)
             yield "live", label, picture
         for species in CLASSES[1:]:
             for n in range(attack_seeds):
                 yield species, label, render_attack(species, frame, box,
-                                                    seed=_seed(seed, label, species, n))
+                                                    seed=item_seed(seed, label, species, n))
 
 
 def crops_of(items, crop_spec) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Our detector's box on each picture, the authors' crop, BGR uint8."""
-    import cv2
-
     from .pipeline import perception
-    from .silent_face import crop_box
+    from .silent_face import authors_patch
 
     detector = perception().detector
     crops, labels, sources = [], [], []
@@ -90,10 +72,8 @@ def crops_of(items, crop_spec) -> tuple[np.ndarray, np.ndarray, list[str]]:
         faces = detector.detect(picture)
         if not faces:
             continue
-        left, top, right, bottom = crop_box(faces[0].box, (picture.shape[1], picture.shape[0]),
-                                            crop_spec)
-        patch = np.ascontiguousarray(picture[top:bottom + 1, left:right + 1, ::-1])
-        crops.append(cv2.resize(patch, (crop_spec.width, crop_spec.height)))
+        crops.append(np.ascontiguousarray(authors_patch(picture, faces[0].box,
+                                                        crop_spec)[:, :, ::-1]))
         labels.append(CLASSES.index(species))
         sources.append(source)
     return np.stack(crops), np.array(labels), sources

@@ -23,12 +23,12 @@ import json
 import math
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .capture import KINDS, tight_crop, vary
+from .capture import KINDS, vary
+from .pad_data import item_seed
 from .pad_fusion import (
     DEFAULT_LEVEL,
     FEATURES,
@@ -50,43 +50,18 @@ L2 = 10.0
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "silent_face_samples"
 
 
-def _seed(*parts) -> int:
-    return zlib.crc32("/".join(str(p) for p in parts).encode())
-
-
-def selfie_frames(faces_dir: Path, names: list[str]):
-    """(source, picture) per face of each photo: single-face photos as they are, each face
-    of a group photo cut out with room around it (a selfie of that person)."""
-    from .image import load_rgb
-    from .pipeline import perception
-
-    detector = perception().detector
-    for name in names:
-        rgb = load_rgb(faces_dir / name)
-        faces = detector.detect(rgb)
-        if len(faces) == 1:
-            yield f"{name}#0", rgb, faces[0].box
-            continue
-        for index, face in enumerate(faces):
-            crop = tight_crop(rgb, face.box, 3.0)
-            found = detector.detect(crop)
-            if found:
-                yield f"{name}#{index}", crop, found[0].box
-
-
 def presentations(faces_dir: Path, names: list[str], *, variations: int, seeds: int,
                   seed: int, identities: Path | None = None):
     """(source, group, species, variation, picture) for the photos `names` and the synthetic
     identities made only from them."""
-    from .finetune_pad import identity_frames
-    from .pad_data import face_portraits
+    from .pad_data import face_portraits, identity_frames, selfie_frames
     from .simulator.attacks import render_attack
 
     for source, rgb, box in selfie_frames(faces_dir, names):
         yield source, "real", "live", "original", rgb
         for n in range(variations):
             kind = KINDS[n % len(KINDS)]
-            rng = np.random.default_rng(_seed(seed, source, kind, n))
+            rng = np.random.default_rng(item_seed(seed, source, kind, n))
             yield source, "real", "live", kind, vary(kind, rgb, box, rng)
     sources = list(face_portraits(faces_dir, names))
     if identities is not None:
@@ -94,7 +69,8 @@ def presentations(faces_dir: Path, names: list[str], *, variations: int, seeds: 
     for label, frame, box in sources:
         for species in ("live", *ATTACK_SPECIES):
             for n in range(seeds):
-                picture = render_attack(species, frame, box, seed=_seed(seed, label, species, n))
+                picture = render_attack(species, frame, box,
+                                        seed=item_seed(seed, label, species, n))
                 yield label, "render", species, f"seed{n}", picture
 
 
@@ -147,11 +123,6 @@ def group_weights(rows: list[dict]) -> np.ndarray:
              "live" if r["species"] == "live" else "attack") for r in rows]
     counts = {k: keys.count(k) for k in set(keys)}
     return np.array([len(rows) / (len(counts) * counts[k]) for k in keys])
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
 
 
 def worst_apcer(logits: np.ndarray, rows: list[dict], cut: float) -> float:

@@ -189,14 +189,9 @@ class FinetunedPadModel:
 
     def crop(self, rgb: np.ndarray, box) -> np.ndarray:
         """The authors' crop of the face, as BGR uint8 (what the network is fed)."""
-        import cv2
+        from .silent_face import authors_patch
 
-        from .silent_face import crop_box
-
-        left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), self.crop_spec)
-        patch = rgb[top:bottom + 1, left:right + 1, ::-1]
-        return cv2.resize(np.ascontiguousarray(patch),
-                          (self.crop_spec.width, self.crop_spec.height))
+        return np.ascontiguousarray(authors_patch(rgb, box, self.crop_spec)[:, :, ::-1])
 
     def score_crops(self, crops_bgr: list[np.ndarray]) -> list[PadScore]:
         import torch

@@ -36,6 +36,42 @@ def face_portraits(faces_dir: Path, names: list[str] | None = None):
                 yield f"{path.stem}_{index}", frame, found[0].box
 
 
+def item_seed(*parts) -> int:
+    """A stable seed for one generated item, from what names it ("seed/label/species/n")."""
+    return zlib.crc32("/".join(str(p) for p in parts).encode())
+
+
+def selfie_frames(faces_dir: Path, names: list[str]):
+    """(source, picture, face box) per face of each photo: single-face photos as they are, each
+    face of a group photo cut out with room around it (a selfie of that person)."""
+    from .capture import tight_crop
+
+    detector = perception().detector
+    for name in names:
+        rgb = load_rgb(faces_dir / name)
+        faces = detector.detect(rgb)
+        if len(faces) == 1:
+            yield f"{name}#0", rgb, faces[0].box
+            continue
+        for index, face in enumerate(faces):
+            crop = tight_crop(rgb, face.box, 3.0)
+            found = detector.detect(crop)
+            if found:
+                yield f"{name}#{index}", crop, found[0].box
+
+
+def identity_frames(folder: Path, allowed_sources: list[str]):
+    """(label, frame, box) of a folder written by `python -m ml.simulator.identities`, keeping
+    only identities made entirely from `allowed_sources` photos."""
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for label, entry in sorted(manifest.items()):
+        photos = {source.split("#")[0] for source in entry["sources"]}
+        if photos <= set(allowed_sources):
+            yield label, load_rgb(folder / f"{label}.png"), tuple(entry["box"])
+
+
 def pad_set(faces_dir: Path, out: Path, *, seed: int, per_species: int,
             names: list[str] | None = None) -> dict[str, int]:
     import cv2
@@ -45,9 +81,9 @@ def pad_set(faces_dir: Path, out: Path, *, seed: int, per_species: int,
         for species in PAD_CLASSES:
             (out / species).mkdir(parents=True, exist_ok=True)
             for n in range(per_species):
-                item_seed = zlib.crc32(f"{seed}/{label}/{species}/{n}".encode())
-                rng = np.random.default_rng(item_seed)
-                image = render_attack(species, frame, box, seed=item_seed)
+                seed_of_item = item_seed(seed, label, species, n)
+                rng = np.random.default_rng(seed_of_item)
+                image = render_attack(species, frame, box, seed=seed_of_item)
                 x1, y1, x2, y2 = box
                 w = x2 - x1
                 dx, dy = rng.uniform(-0.05, 0.05, 2) * w

@@ -104,23 +104,32 @@ class SilentFaceMember:
                            context)
 
 
-class CelebASpoofMember:
-    """MiniFASNetV2-SE trained on CelebA-Spoof (VietAnh954/face-antispoof-onnx), Apache-2.0."""
+class _OnnxMember:
+    """A member whose network runs in onnxruntime, loaded from the weight file `name`."""
 
-    name = "celeba_spoof"
-    threshold = 0.5
-    INPUT = 128
-    SCALE = 1.5
+    name = ""
 
     def __init__(self, path: Path):
         self.session = _onnx_session(path)
         self.input_name = self.session.get_inputs()[0].name
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "CelebASpoofMember":
+    def load(cls, path: Path | None = None):
         from .weights import weight_path
 
-        return cls(path or weight_path("celeba_spoof"))
+        return cls(path or weight_path(cls.name))
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+class CelebASpoofMember(_OnnxMember):
+    """MiniFASNetV2-SE trained on CelebA-Spoof (VietAnh954/face-antispoof-onnx), Apache-2.0."""
+
+    name = "celeba_spoof"
+    threshold = 0.5
+    INPUT = 128
+    SCALE = 1.5
 
     def crop(self, rgb: np.ndarray, box) -> np.ndarray:
         import cv2
@@ -141,7 +150,7 @@ class CelebASpoofMember:
 
     def score(self, rgb: np.ndarray, box) -> MemberScore:
         crop = self.crop(rgb, box).astype(np.float32) / 255.0
-        logits = self.session.run(None, {self.input_name: crop.transpose(2, 0, 1)[None]})[0][0]
+        logits = self.run(crop.transpose(2, 0, 1)[None])[0]
         margin = float(logits[0] - logits[1])
         x1, y1, x2, y2 = box
         context = _square_context(box, self.SCALE * max(x2 - x1, y2 - y1),
@@ -150,7 +159,7 @@ class CelebASpoofMember:
                            margin, context)
 
 
-class HyperFASMember:
+class HyperFASMember(_OnnxMember):
     """zeusees/HyperFAS (MobileNet 0.5, one sigmoid), BSD-3-Clause; ONNX of the authors' Keras
     file."""
 
@@ -158,16 +167,6 @@ class HyperFASMember:
     threshold = 0.95
     INPUT = 224
     HALF_SIDE = 0.6
-
-    def __init__(self, path: Path):
-        self.session = _onnx_session(path)
-        self.input_name = self.session.get_inputs()[0].name
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> "HyperFASMember":
-        from .weights import weight_path
-
-        return cls(path or weight_path("hyperfas"))
 
     def crop(self, rgb: np.ndarray, box) -> np.ndarray:
         import cv2
@@ -183,7 +182,7 @@ class HyperFASMember:
 
     def score(self, rgb: np.ndarray, box) -> MemberScore:
         crop = (self.crop(rgb, box).astype(np.float32) - 127.5) / 127.5
-        live_p = float(self.session.run(None, {self.input_name: crop[None]})[0][0, 0])
+        live_p = float(self.run(crop[None])[0, 0])
         x1, y1, x2, y2 = box
         context = _square_context(box, 2 * self.HALF_SIDE * max(x2 - x1, y2 - y1),
                                   (rgb.shape[1], rgb.shape[0]))

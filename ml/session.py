@@ -93,10 +93,12 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     # The best frame: the highest quality face among evenly spaced candidates.
     step = max(1, len(images) // BEST_FRAME_CANDIDATES)
     best, best_quality, crowded = None, -1.0, False
+    largest_faces = {}                 # frame index -> its largest face, for the still burst
     for index in range(0, len(images), step):
         analysis = pipeline.analyze(images[index])
         confident = [f for f in analysis.faces if f.face.score >= 0.97]
         crowded = crowded or len(confident) > 1
+        largest_faces[index] = analysis.largest.face if analysis.largest is not None else None
         if analysis.largest is not None and analysis.largest.quality.score > best_quality:
             best, best_quality = (index, analysis.largest), analysis.largest.quality.score
     if best is None:
@@ -111,7 +113,7 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     pad = pipeline.pad.score(image, analysed.face.box)
     burst = []
     if liveness_type == "still" and len(images) > 1:
-        pad, burst = _burst_score(pipeline, images, index, pad)
+        pad, burst = _burst_score(pipeline, images, index, pad, largest_faces)
     level = str(options.get("security_level", "2"))
     if level != "2" and hasattr(pipeline.pad, "threshold"):
         # the fused decision has one operating point per security level; the configured
@@ -136,12 +138,14 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
     return done(comparison_outcome(out["comparisons"], options.get("security_level", "2")))
 
 
-def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad):
+def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad,
+                 largest_faces: dict):
     """A still capture's burst: the passive decision on the best frame and on up to
     STILL_FRAMES_JUDGED - 1 others spread over the burst, combined by the median live score
     (docs/SDK.md: one odd frame, a blink or a motion blur, can neither pass nor fail a capture
     on its own; an attack must fool most frames). Returns the best frame's score with the
-    combined `live`, and each judged frame's index and score."""
+    combined `live`, and each judged frame's index and score. Faces the best-frame search
+    already found (`largest_faces`) are not detected again."""
     from dataclasses import replace
 
     others = [i for i in np.linspace(0, len(images) - 1, STILL_FRAMES_JUDGED).round().astype(int)
@@ -150,9 +154,13 @@ def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad):
     for index in dict.fromkeys(int(i) for i in others):
         if len(judged) == STILL_FRAMES_JUDGED:
             break
-        faces = pipeline.detector.detect(images[index])
-        if faces:
-            judged.append((index, pipeline.pad.score(images[index], faces[0].box).live))
+        if index in largest_faces:
+            face = largest_faces[index]
+        else:  # a long burst: the best-frame search skipped this frame
+            found = pipeline.detector.detect(images[index])
+            face = found[0] if found else None
+        if face is not None:
+            judged.append((index, pipeline.pad.score(images[index], face.box).live))
     combined = float(np.median([live for _, live in judged]))
     frames = [{"index": i, "live": round(live, 6)} for i, live in sorted(judged)]
     return replace(best_pad, live=combined), frames

@@ -209,6 +209,19 @@ def crop_context(box, picture_size: tuple[int, int], spec: CropSpec) -> float:
     return min((height - 1) / box_h, (width - 1) / box_w, spec.scale) / spec.scale
 
 
+def authors_patch(rgb: np.ndarray, box, spec: CropSpec) -> np.ndarray:
+    """The authors' crop of the face (the whole picture for "org"), resized to the model's
+    input; same channel order as `rgb`."""
+    import cv2
+
+    if spec.scale is None:
+        patch = rgb
+    else:
+        left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), spec)
+        patch = rgb[top:bottom + 1, left:right + 1]
+    return cv2.resize(patch, (spec.width, spec.height))
+
+
 class SilentFaceModel:
     """One checkpoint of the format, scoring (picture, face box) like the format's own code."""
 
@@ -246,14 +259,7 @@ class SilentFaceModel:
         return cls(network, variant, crop)
 
     def patch(self, rgb: np.ndarray, box) -> np.ndarray:
-        import cv2
-
-        if self.crop.scale is None:
-            patch = rgb
-        else:
-            left, top, right, bottom = crop_box(box, (rgb.shape[1], rgb.shape[0]), self.crop)
-            patch = rgb[top:bottom + 1, left:right + 1]
-        return cv2.resize(patch, (self.crop.width, self.crop.height))
+        return authors_patch(rgb, box, self.crop)
 
     def probabilities(self, rgb: np.ndarray, box) -> np.ndarray:
         import torch
