@@ -49,9 +49,20 @@ def live_probability(face: dict) -> float:
 
 
 class Contract:
+    """A vendor's format. `codes` answers every failure Kind (checked when a contract class is
+    defined, so a new Kind without an answer fails at import rather than as a KeyError and a
+    500 on the first request that meets it); where a seed has no such error, its nearest
+    documented answer, written down in docs/SINGLE_IMAGE.md."""
+
     max_body_bytes: int
     attributes = False
     codes: dict
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [kind.value for kind in Kind if kind not in cls.codes]
+        if missing:
+            raise TypeError(f"{cls.__name__} has no answer for {', '.join(missing)}")
 
     def parse(self, incoming: Incoming, parsed: Parsed, app: ApiApp) -> None:
         raise NotImplementedError
@@ -84,6 +95,12 @@ class BioDetection(Contract):
         Kind.IMAGE_TOO_SMALL: (200, "200002", "图片格式错误"),
         Kind.IMAGE_TOO_LARGE: (200, "200003", "图片过大"),
         Kind.IMAGE_TOKEN_MISMATCH: (200, "200004", "图片验签失败"),
+        # no url input in this seed: a url problem is a parameter problem
+        Kind.URL_FAILED: (200, "200006", "参数错误"),
+        # the seed's own answer without a usable face: 200000 with have_face false (no face)
+        # or is_alive false (a face too small or cut to judge); see refuse()
+        Kind.NO_FACE: (200, "200000", "成功"),
+        Kind.FACE_UNANALYSABLE: (200, "200000", "成功"),
         Kind.UNAUTHENTICATED: (401, "200001", "鉴权失败"),
         Kind.SIGNATURE_EXPIRED: (401, "200001", "鉴权失败"),
         Kind.FORBIDDEN: (403, "200007", "无访问权限"),
@@ -140,9 +157,7 @@ class BioDetection(Contract):
 
     def answer(self, analysis, parsed, incoming, started):
         face = analysis.get("face")
-        data = {"person_id": parsed.values.get("person_id", ""), "bio_score": "0.0",
-                "have_face": face is not None, "is_alive": False,
-                "ref_thres": str(self.vendor_threshold)}
+        data = self._faceless_data(parsed, have_face=face is not None)
         if face is not None:
             live = live_probability(face)
             score = on_vendor_scale(live, ours=settings.PAD_LIVE_THRESHOLD,
@@ -151,9 +166,18 @@ class BioDetection(Contract):
             data["is_alive"] = live >= settings.PAD_LIVE_THRESHOLD
         return 200, {**self._envelope("200000", "成功", parsed, started), "data": data}
 
+    def _faceless_data(self, parsed: Parsed, *, have_face: bool) -> dict:
+        return {"person_id": parsed.values.get("person_id", ""), "bio_score": "0.0",
+                "have_face": have_face, "is_alive": False,
+                "ref_thres": str(self.vendor_threshold)}
+
     def refuse(self, failure, parsed, incoming, started):
         status, code, msg = self.codes[failure.kind]
-        return status, self._envelope(code, msg, parsed, started)
+        body = self._envelope(code, msg, parsed, started)
+        if failure.kind in (Kind.NO_FACE, Kind.FACE_UNANALYSABLE):
+            body["data"] = self._faceless_data(
+                parsed, have_face=failure.kind == Kind.FACE_UNANALYSABLE)
+        return status, body
 
 
 class FaceLiveness(Contract):
@@ -171,6 +195,12 @@ class FaceLiveness(Contract):
         Kind.IMAGE_TOO_LARGE: (200, 4001, "image larger than 20 MB or 8192 px",
                                "图片为空或格式错误"),
         Kind.NO_FACE: (200, 4002, "no face detected", "未检测到人脸"),
+        # the seed's nearest answers: no usable face is 4002; a picture that could not be had
+        # or proven is 4001 (neither token nor url exists in this seed)
+        Kind.FACE_UNANALYSABLE: (200, 4002, "face too small or cut to analyse", "未检测到人脸"),
+        Kind.IMAGE_TOKEN_MISMATCH: (200, 4001, "image signature mismatch",
+                                    "图片为空或格式错误"),
+        Kind.URL_FAILED: (200, 4001, "image could not be fetched", "图片为空或格式错误"),
         Kind.UNAUTHENTICATED: (401, 401, "unauthorized", "鉴权失败"),
         Kind.SIGNATURE_EXPIRED: (401, 401, "signature expired or already used",
                                  "签名过期或已使用"),
@@ -230,6 +260,7 @@ class ImageLiveness(Contract):
         Kind.IMAGE_MISSING: (200, 1, "图像格式错误"),
         Kind.IMAGE_FORMAT: (200, 1, "图像格式错误"),
         Kind.IMAGE_TOO_SMALL: (200, 1, "图像格式错误"),
+        Kind.IMAGE_TOKEN_MISMATCH: (200, 1, "图像格式错误"),   # no token in this seed
         Kind.NO_FACE: (200, 2, "图片中没有人脸"),
         Kind.FACE_UNANALYSABLE: (200, 3, "无法解析人脸"),
         Kind.URL_FAILED: (200, 4, "URL 下载图片失败"),
