@@ -10,7 +10,7 @@ fine-tunes it on presentations made only from the *train* part of ml/pad_split.p
 - attacks: every species of ml/simulator/attacks.py rendered from the same identities.
 Every presentation is cropped the way the model will see it in production: our detector's box
 on the rendered picture, the authors' crop rule, BGR. Crops are cached (OUT.crops.npz) so a
-second run only trains. Seeded; writes the checkpoint (ml/pad.py FinetunedPadModel format) and
+second run only trains. Seeded; writes the checkpoint (ml/pad_finetuned.py FinetunedPadModel format) and
 prints one JSON line per epoch and one last with the recipe.
 """
 
@@ -150,7 +150,7 @@ def train(crops: np.ndarray, labels: np.ndarray, network, *, epochs: int, seed: 
 def save(network, crop, path: Path, recipe: dict) -> None:
     import torch
 
-    from .pad import FINETUNED_FORMAT
+    from .pad_finetuned import FINETUNED_FORMAT
 
     torch.save({"format": FINETUNED_FORMAT, "variant": BASE_VARIANT, "classes": list(CLASSES),
                 "crop": {"scale": crop.scale, "height": crop.height, "width": crop.width},

@@ -11,10 +11,11 @@ with a clear error. The baseline the project trains (docs/LIVENESS.md) was train
 simulator data only.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .pad_score import PadScore, pad_scores
 
 PAD_CLASSES = ("live", "print", "replay", "mask", "blend")
 INPUT_SIZE = 80
@@ -80,12 +81,6 @@ def to_tensor(crops: list[np.ndarray]):
     return torch.from_numpy((batch - 0.5) / 0.5).permute(0, 3, 1, 2).contiguous()
 
 
-@dataclass(frozen=True)
-class PadScore:
-    live: float
-    probabilities: dict[str, float]
-
-
 class PadModel:
     def __init__(self, network, classes: tuple[str, ...], crop_scale: float, input_size: int):
         self.network, self.classes = network.eval(), classes
@@ -115,10 +110,7 @@ class PadModel:
 
         with torch.inference_mode():
             probabilities = torch.softmax(self.network(to_tensor(crops)), dim=1).numpy()
-        live = self.classes.index("live")
-        return [PadScore(float(p[live]), {c: float(f"{v:.6g}") for c, v in
-                                          zip(self.classes, p, strict=True)})
-                for p in probabilities]
+        return pad_scores(self.classes, probabilities)
 
     def score(self, rgb: np.ndarray, box) -> PadScore:
         crop = pad_crop(rgb, box, size=self.input_size, scale=self.crop_scale)
@@ -131,78 +123,3 @@ def checkpoint_save(network, path: str | Path, *, recipe: dict) -> None:
     torch.save({"format": CHECKPOINT_FORMAT, "classes": list(PAD_CLASSES),
                 "input_size": INPUT_SIZE, "crop_scale": CROP_SCALE,
                 "state_dict": network.state_dict(), "recipe": recipe}, path)
-
-
-def pad_model_load(path: str | Path):
-    """Any PAD model this project can run: its own checkpoint format, a Silent-Face-Anti-Spoofing
-    `.pth` (ml/silent_face.py), or a folder of those (averaged). Each has `score(rgb, box)`."""
-    from .silent_face import SilentFaceEnsemble, SilentFaceModel
-
-    path = Path(path)
-    if path.is_dir():
-        return SilentFaceEnsemble.load(path)
-    if path.suffix == ".pth":
-        return SilentFaceModel.load(path)
-    try:
-        return PadModel.load(path)
-    except ValueError as own_format:
-        try:
-            return FinetunedPadModel.load(path)
-        except ValueError:
-            raise own_format from None
-
-
-FINETUNED_FORMAT = "liveness-pad-minifas/1"
-
-
-class FinetunedPadModel:
-    """Our own member since issue 20: a MiniFASNet of the Silent-Face format, fine-tuned from the
-    authors' real-trained weights on simulator data (ml/finetune_pad.py), with our classes. It
-    sees what the authors' network sees: their crop rule on our box, BGR 0..255.
-
-    Checkpoint: {"format": FINETUNED_FORMAT, "variant", "classes", "crop": {"scale", "height",
-    "width"}, "state_dict", "recipe"}, read with weights_only."""
-
-    def __init__(self, network, variant: str, classes: tuple[str, ...], crop):
-        self.network, self.variant, self.classes, self.crop_spec = (network.eval(), variant,
-                                                                    classes, crop)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "FinetunedPadModel":
-        import torch
-
-        from .silent_face import CropSpec
-        from .silent_face import build_network as build_minifas
-
-        try:
-            checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{path} is not a {FINETUNED_FORMAT} checkpoint: {exc}") from exc
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != FINETUNED_FORMAT:
-            raise ValueError(f"{path} is not a {FINETUNED_FORMAT} checkpoint")
-        crop = CropSpec(checkpoint["crop"]["height"], checkpoint["crop"]["width"],
-                        checkpoint["crop"]["scale"])
-        network = build_minifas(checkpoint["variant"], input_size=(crop.height, crop.width),
-                                classes=len(checkpoint["classes"]))
-        network.load_state_dict(checkpoint["state_dict"])
-        return cls(network, checkpoint["variant"], tuple(checkpoint["classes"]), crop)
-
-    def crop(self, rgb: np.ndarray, box) -> np.ndarray:
-        """The authors' crop of the face, as BGR uint8 (what the network is fed)."""
-        from .silent_face import authors_patch
-
-        return np.ascontiguousarray(authors_patch(rgb, box, self.crop_spec)[:, :, ::-1])
-
-    def score_crops(self, crops_bgr: list[np.ndarray]) -> list[PadScore]:
-        import torch
-
-        batch = torch.from_numpy(np.stack(crops_bgr).astype(np.float32)).permute(0, 3, 1, 2)
-        with torch.inference_mode():
-            probabilities = torch.softmax(self.network(batch), dim=1).numpy()
-        live = self.classes.index("live")
-        return [PadScore(float(p[live]), {c: float(f"{v:.6g}") for c, v in
-                                          zip(self.classes, p, strict=True)})
-                for p in probabilities]
-
-    def score(self, rgb: np.ndarray, box) -> PadScore:
-        return self.score_crops([self.crop(rgb, box)])[0]

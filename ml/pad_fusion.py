@@ -1,7 +1,7 @@
 """One calibrated passive decision: the real-trained members and our own model, fused.
 
 Every member scores the face (ml/pad_members.py: its authors' crop and rule on our box; our own
-member, ml/pad.py FinetunedPadModel). Each member's *margin* (its log-odds of live relative to
+member, ml/pad_finetuned.py FinetunedPadModel). Each member's *margin* (its log-odds of live relative to
 its authors' threshold; ours relative to 0.5) is clipped to +-MARGIN_CLIP and fed to a logistic
 regression whose weights, bias and operating thresholds live in ml/pad_fusion.json, fitted by
 `python -m ml.pad_fusion` on validation data only (the split is written in that file and in
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pad import PadScore
+from .pad_score import PadScore
 
 FUSION_FILE = Path(__file__).resolve().parent / "pad_fusion.json"
 REAL_MEMBERS = ("silent_face", "celeba_spoof", "hyperfas", "dtn")
@@ -101,7 +101,7 @@ class PassiveDecision:
     def load(cls, *, fused: bool = True) -> "PassiveDecision":
         """Every member from the committed weights; `fused=False` (for fitting) skips the
         combiner file."""
-        from .pad import FinetunedPadModel
+        from .pad_finetuned import FinetunedPadModel
         from .pad_members import load_members
         from .weights import weight_path
 

@@ -58,7 +58,7 @@ class Perception:
         one model alone (a checkpoint of ours, a Silent-Face `.pth` or a folder of them)."""
         path = os.environ.get("PAD_MODEL_PATH")
         if path:
-            from .pad import pad_model_load
+            from .pad_models import pad_model_load
 
             return pad_model_load(path)
         from .pad_fusion import PassiveDecision

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pad import PadScore
+from .pad_score import PadScore, pad_scores
 
 # Channel widths of the published variants, in layer order (the format's shapes; 49 entries:
 # stem, stem depthwise, then 4 values per bottleneck chained end to start, then the head).
@@ -294,8 +294,7 @@ class SilentFaceEnsemble:
 
 def _pad_score(probabilities: np.ndarray) -> PadScore:
     names = ["live" if i == LIVE_CLASS else f"attack_{i}" for i in range(len(probabilities))]
-    return PadScore(float(probabilities[LIVE_CLASS]),
-                    {n: float(f"{p:.6g}") for n, p in zip(names, probabilities, strict=True)})
+    return pad_scores(names, probabilities[None])[0]
 
 
 class AuthorsRetinaFace:

@@ -1,5 +1,5 @@
 """Our own passive member: fine-tuned from the Silent-Face authors' weights (ml/finetune_pad.py),
-its checkpoint format (ml/pad.py FinetunedPadModel), and the benign capture variations it and
+its checkpoint format (ml/pad_finetuned.py FinetunedPadModel), and the benign capture variations it and
 the fusion are trained and calibrated under (ml/capture.py)."""
 
 import numpy as np
@@ -9,8 +9,9 @@ import torch
 from ml.capture import KINDS, tight_crop, vary
 from ml.finetune_pad import CLASSES, base_network, crops_of, save, train
 from ml.image import load_rgb
-from ml.pad import FinetunedPadModel, pad_model_load
+from ml.pad_finetuned import FinetunedPadModel
 from ml.pad_members import SilentFaceMember
+from ml.pad_models import pad_model_load
 from ml.pad_split import SPLIT
 from ml.silent_face import SilentFaceModel
 from ml.weights import weight_path

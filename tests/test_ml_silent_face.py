@@ -157,7 +157,8 @@ def test_a_folder_of_checkpoints_averages_its_models(tmp_path):
 
 
 def test_the_generic_loader_picks_the_format(tmp_path):
-    from ml.pad import PadModel, pad_model_load
+    from ml.pad import PadModel
+    from ml.pad_models import pad_model_load
     from ml.weights import weight_path
 
     save_as_published(trained_looking("MiniFASNetV2", seed=8),

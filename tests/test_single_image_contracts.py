@@ -12,15 +12,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from apps.single_image.contracts import (
-    BioDetection,
-    Contract,
-    FaceLiveness,
-    ImageLiveness,
-    Parsed,
-)
+from apps.single_image.contracts import BioDetection, Contract, FaceLiveness, ImageLiveness
 from apps.single_image.failures import Failure, Kind
-from apps.single_image.services import Incoming
+from apps.single_image.messages import Incoming, Parsed
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -11,9 +11,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.net import client_ip
 
-from .contracts import BioDetection, Contract, FaceLiveness, ImageLiveness, Parsed
+from .contracts import BioDetection, Contract, FaceLiveness, ImageLiveness
 from .failures import Failure, Kind
-from .services import Incoming, single_image_handle
+from .messages import Incoming, Parsed
+from .services import single_image_handle
 
 logger = logging.getLogger(__name__)
 

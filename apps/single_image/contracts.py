@@ -3,7 +3,8 @@
 Each contract maps every failure Kind to (HTTP status, code, message) in its own format.
 Contract codes ride on HTTP 200 as the vendors' clients expect; refusals of the platform
 itself (credentials 401, access 403, limits 429) and internal failures (500) also carry the
-contract's body. Codes beyond a seed's own table are ours and documented in docs/API.md.
+contract's body. Codes beyond a seed's own table are ours and documented in
+docs/SINGLE_IMAGE.md.
 """
 
 import hashlib
@@ -11,7 +12,6 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -19,19 +19,11 @@ from apps.core.fetch import FetchError, FetchLimits, FetchTooLarge, fetch_url
 from apps.tenants.models import ApiApp
 from apps.tenants.services import api_app_secret
 
+from .faces import attack_species, largest_face, live_probability, synthetic_probability
 from .failures import Failure, Kind
 from .inputs import MiB, base64_picture, picture_check
+from .messages import Incoming, Parsed
 from .scores import on_vendor_scale
-from .services import Incoming, attack_species, largest_face, synthetic_probability
-
-
-@dataclass
-class Parsed:
-    """What a contract read from the request (filled as far as parsing got)."""
-
-    request_id: str = ""
-    values: dict = field(default_factory=dict)
-    picture: bytes = b""
 
 
 def json_object(incoming: Incoming) -> dict:
@@ -42,10 +34,6 @@ def json_object(incoming: Incoming) -> dict:
     if not isinstance(data, dict):
         raise Failure(Kind.BAD_REQUEST, "the body is not a JSON object")
     return data
-
-
-def live_probability(face: dict) -> float:
-    return float(face["pad"]["live"])
 
 
 class Contract:

@@ -6,7 +6,6 @@ request and its picture (the contract) -> concurrency slot -> quota -> analysis 
 """
 
 import logging
-from dataclasses import dataclass
 
 from django.db import transaction
 from redis.exceptions import RedisError
@@ -31,22 +30,9 @@ from apps.tenants.services import (
 )
 
 from .failures import Failure, Kind
+from .messages import Incoming, Parsed
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """What the flow needs of an HTTP request (the view builds it)."""
-
-    method: str
-    content_type: str
-    body: bytes
-    query: dict
-    form: dict
-    headers: dict          # lower-case names
-    client_ip: str
-    request_id: str
 
 
 def caller_authenticate(headers: dict) -> ApiApp:
@@ -101,31 +87,9 @@ def still_analysis_run(*, app: ApiApp, picture: bytes, attributes: bool) -> dict
         raise Failure(Kind.UNAVAILABLE, f"redis: {exc}") from None
 
 
-def largest_face(analysis: dict, *, need_analysable: bool = False) -> dict:
-    face = analysis.get("face")
-    if face is None:
-        raise Failure(Kind.NO_FACE)
-    if need_analysable and not face.get("analysable"):
-        raise Failure(Kind.FACE_UNANALYSABLE, "face too small or the mesh did not fit")
-    return face
-
-
-def attack_species(face: dict) -> str:
-    """The most probable attack class of the PAD model ("" when it has none)."""
-    attacks = {k: v for k, v in face["pad"]["probabilities"].items() if k != "live"}
-    return max(attacks, key=attacks.get) if attacks else ""
-
-
-def synthetic_probability(face: dict) -> float:
-    """P(synthetic picture): the PAD model's `blend` class, 0 for models without one."""
-    return float(face["pad"]["probabilities"].get("blend", 0.0))
-
-
 def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
                         started: float) -> tuple[int, dict]:
     """One call of a single-image API, start to answer, in the contract's format."""
-    from .contracts import Parsed
-
     parsed = Parsed()
     try:
         if oversized:
