@@ -1,4 +1,4 @@
-"""Action liveness (meglive): did the requested actions happen, in order, in time, on a head?
+"""Action liveness: did the requested actions happen, in order, in time, on a head?
 
 Input: per frame, FaceMesh's 478 landmarks (x, y in pixels, z in the same scale) and a
 timestamp. From them:
@@ -24,9 +24,9 @@ timestamp. From them:
   the head has turned.
 
 verify_actions checks the challenge: each action must be seen after the previous one ended and
-within its timeout. Reasons: PASS, ACTION_ERROR (an action missing, or out of order),
-USER_TIMEOUT (seen, but later than its timeout), PLANAR_ATTACK (turns without depth),
-EYES_CLOSED (no open eye the whole clip); on images also UNDETECTED_FACE and REPLACED_FACE.
+within its timeout. Reasons: PASS, ACTION_MISSING (an action missing, or out of order),
+ACTION_LATE (seen, but later than its timeout), PLANAR_ATTACK (turns without depth),
+EYES_CLOSED (no open eye the whole clip); on images also NO_FACE and FACE_REPLACED.
 """
 
 from dataclasses import dataclass
@@ -239,7 +239,7 @@ def detect_events(landmarks: list[np.ndarray], times_ms: list[float], *,
 
 
 def verify_actions(landmarks: list[np.ndarray], times_ms: list[float], actions: list[str], *,
-                   timeout_ms: float, eyes_close_detection: bool = False) -> ActionVerdict:
+                   timeout_ms: float, eyes_open_required: bool = False) -> ActionVerdict:
     """Judges a clip against its challenge: `actions` in order, each within `timeout_ms` of
     the previous one's end (the first, of the clip's start)."""
     unknown = set(actions) - set(ACTIONS)
@@ -255,7 +255,7 @@ def verify_actions(landmarks: list[np.ndarray], times_ms: list[float], actions: 
     def verdict(passed: bool, reason: str) -> ActionVerdict:
         return ActionVerdict(passed, reason, events, round(planarity, 4))
 
-    if eyes_close_detection and max(eye_aspect_ratio(p) for p in landmarks) < EYES_OPEN_EAR:
+    if eyes_open_required and max(eye_aspect_ratio(p) for p in landmarks) < EYES_OPEN_EAR:
         return verdict(False, "EYES_CLOSED")
     if turned and planarity < PLANAR_RESIDUAL_MIN:
         return verdict(False, "PLANAR_ATTACK")
@@ -268,7 +268,7 @@ def verify_actions(landmarks: list[np.ndarray], times_ms: list[float], actions: 
             # homography of the first, what moved was a plane, not a head.
             if moved_rigidly(landmarks):
                 return verdict(False, "PLANAR_ATTACK")
-            return verdict(False, "ACTION_ERROR" if not candidates else "USER_TIMEOUT")
+            return verdict(False, "ACTION_MISSING" if not candidates else "ACTION_LATE")
         previous_end = candidates[0].end_ms
     return verdict(True, "PASS")
 
@@ -291,14 +291,14 @@ MIN_FRAMES_WITH_FACE = 0.7
 
 
 def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
-                        timeout_ms: float, eyes_close_detection: bool = False,
-                        face_replace_detection: bool = False, detector=None, mesher=None,
+                        timeout_ms: float, eyes_open_required: bool = False,
+                        face_replace_check: bool = False, detector=None, mesher=None,
                         embedder=None) -> ActionVerdict:
     """Images in, verdict out: the face is found on the first frame (MTCNN) and FaceMesh reads
-    every frame around it; frames where it finds no face are left out. UNDETECTED_FACE when
-    it finds the face in under 70 % of the frames; with face_replace_detection, REPLACED_FACE
+    every frame around it; frames where it finds no face are left out. NO_FACE when
+    it finds the face in under 70 % of the frames; with face_replace_check, FACE_REPLACED
     when the person changes during the clip (ml/consistency.py)."""
-    if detector is None or mesher is None or (face_replace_detection and embedder is None):
+    if detector is None or mesher is None or (face_replace_check and embedder is None):
         from .mesh import FaceMesher
         from .pipeline import perception
 
@@ -307,7 +307,7 @@ def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions
         embedder = embedder or perception().embedder
     faces = detector.detect(frames[0])
     if not faces:
-        return ActionVerdict(False, "UNDETECTED_FACE", (), 0.0)
+        return ActionVerdict(False, "NO_FACE", (), 0.0)
     landmarks, times = [], []
     for frame, t in zip(frames, times_ms, strict=True):
         points = mesher.landmarks(frame, faces[0])
@@ -315,12 +315,12 @@ def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions
             landmarks.append(points)
             times.append(t)
     if len(landmarks) < MIN_FRAMES_WITH_FACE * len(frames):
-        return ActionVerdict(False, "UNDETECTED_FACE", (), 0.0)
-    if face_replace_detection:
+        return ActionVerdict(False, "NO_FACE", (), 0.0)
+    if face_replace_check:
         from .consistency import face_consistency
 
         consistency = face_consistency(frames, detector=detector, embedder=embedder)
         if not consistency.same_person:
-            return ActionVerdict(False, "REPLACED_FACE", (), 0.0)
+            return ActionVerdict(False, "FACE_REPLACED", (), 0.0)
     return verify_actions(landmarks, times, actions, timeout_ms=timeout_ms,
-                          eyes_close_detection=eyes_close_detection)
+                          eyes_open_required=eyes_open_required)

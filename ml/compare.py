@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = perception().compare(*images, multi_oriented=args.multi_oriented)
     if result is None:
-        print(json.dumps({"error": "NO_FACE_FOUND"}))
+        print(json.dumps({"error": "no face found"}))
         return 1
     print(json.dumps(result.as_dict()))
     return 0

@@ -78,8 +78,8 @@ class Fusion:
         weights = np.asarray([self.weights[name] for name in FEATURES])
         return float(1 / (1 + math.exp(-(float(features @ weights) + self.bias))))
 
-    def threshold(self, security_level: str = DEFAULT_LEVEL) -> float:
-        return float(self.thresholds[str(security_level)])
+    def threshold(self, level: str = DEFAULT_LEVEL) -> float:
+        return float(self.thresholds[str(level)])
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ class PassiveDecision:
         return cls(load_members(REAL_MEMBERS), FinetunedPadModel.load(weight_path("pad_own")),
                    Fusion.load() if fused else None)
 
-    def threshold(self, security_level: str = DEFAULT_LEVEL) -> float:
-        return self.fusion.threshold(security_level)
+    def threshold(self, level: str = DEFAULT_LEVEL) -> float:
+        return self.fusion.threshold(level)
 
     def member_scores(self, rgb: np.ndarray, box) -> tuple[dict, PadScore]:
         return {n: m.score(rgb, box) for n, m in self.members.items()}, self.own.score(rgb, box)

@@ -1,8 +1,8 @@
 """A liveness session's model work, run by workers: the reference photos when the session is
-made (get_biz_token), the capture when it is verified.
+made (get_biz_token), the capture when it is verified (`session_verify`).
 
-Verdicts are plain keys (`outcome`): the web maps them to the contract's result codes. Every
-function takes and returns JSON-ready data so the Celery tasks pass them through unchanged.
+Verification takes a typed `VerifyJob` and returns a typed `VerifyResult` whose `Reason` is
+ml's own (ml/jobs.py); the web maps reasons to the contract's result names and codes.
 """
 
 import base64
@@ -12,24 +12,31 @@ import time
 import numpy as np
 
 from .image import load_rgb
+from .jobs import LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pipeline import perception
 from .similarity import FAR_KEYS, comparison_of
 
-SECURITY_LEVEL_FAR = {"1": "1e-3", "2": "1e-4", "3": "1e-5", "4": "1e-6"}
-MIN_FRAMES = {"still": 1, "meglive": 10, "flash": 10}
+MIN_FRAMES = {LivenessCheck.STILL: 1, LivenessCheck.ACTIONS: 10, LivenessCheck.FLASH: 10}
 BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
 STILL_FRAMES_JUDGED = 3            # frames of a still burst the passive decision judges
-FLASH_ATTACK_REASONS = {"NO_RESPONSE", "WRONG_SEQUENCE", "LATE"}
-ACTION_OUTCOMES = {"ACTION_ERROR": "ACTION_ERROR", "USER_TIMEOUT": "USER_TIMEOUT",
-                   "PLANAR_ATTACK": "FAIL_LIVING_FACE_ATTACK",
-                   "EYES_CLOSED": "FAIL_EYES_CLOSE_DETECTION",
-                   "UNDETECTED_FACE": "UNDETECTED_FACE", "REPLACED_FACE": "REPLACED_FACE_ATTACK"}
+ACTION_REASONS = {"ACTION_MISSING": Reason.ACTION_MISSING, "ACTION_LATE": Reason.ACTION_LATE,
+                  "PLANAR_ATTACK": Reason.PRESENTATION_ATTACK,
+                  "EYES_CLOSED": Reason.EYES_CLOSED, "NO_FACE": Reason.NO_FACE,
+                  "FACE_REPLACED": Reason.FACE_REPLACED}
 
 
-def outcome_only(outcome: str, frames: int = 0) -> dict:
-    """A verdict reached before any liveness or comparison work, in capture_verify's shape."""
-    return {"outcome": outcome, "liveness": {}, "attack": None, "comparisons": {},
-            "best_frame": None, "frames": frames, "model_ms": 0.0}
+def session_verify(job: VerifyJob) -> VerifyResult:
+    """The one entry point of verification: embeds references that came as photos, then
+    compares the client's own photo (no capture) or judges the capture."""
+    references = dict(job.references)
+    if job.photos:
+        embedded, failure = photos_embed(job.photos)
+        if failure is not None:
+            return VerifyResult(failure, frames=len(job.frames))
+        references.update(embedded)
+    if job.check == LivenessCheck.NONE:
+        return probe_compare(job.probe or [], references, far=job.far)
+    return capture_verify(job, references)
 
 
 def _face_summary(face, quality) -> dict:
@@ -70,24 +77,23 @@ def _eyes_open_somewhere(frames, faces, mesher) -> bool:
     return False
 
 
-def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[float],
-                   challenge: dict, options: dict, references: dict[str, list[float]],
-                   pad_threshold: float) -> dict:
-    """Judges a capture: enough frames, a face, one face when asked, liveness by type, then
-    the comparison of the best frame with every reference embedding."""
+def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> VerifyResult:
+    """Judges a capture: enough frames, a face, one face when asked, liveness by its check,
+    then the comparison of the best frame with every reference embedding."""
     started = time.perf_counter()
     pipeline = perception()
-    out = outcome_only("SUCCESS", len(frames))
+    frames, times_ms = job.frames, list(job.times_ms)
+    out = VerifyResult(Reason.SAME_PERSON, frames=len(frames))
 
-    def done(outcome: str) -> dict:
-        out["outcome"] = outcome
-        out["model_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    def done(reason: Reason) -> VerifyResult:
+        out.reason = reason
+        out.model_ms = round((time.perf_counter() - started) * 1000, 1)
         return out
 
-    needed = MIN_FRAMES.get(liveness_type, 1)
+    needed = MIN_FRAMES.get(job.check, 1)
     if len(frames) < needed:
-        out["liveness"] = {"reason": f"{len(frames)} frames, {needed} needed"}
-        return done("VIDEO_LACK_FRAMES")
+        out.liveness = {"reason": f"{len(frames)} frames, {needed} needed"}
+        return done(Reason.TOO_FEW_FRAMES)
     images = [load_rgb(f) for f in frames]
 
     # The best frame: the highest quality face among evenly spaced candidates.
@@ -102,40 +108,39 @@ def capture_verify(*, liveness_type: str, frames: list[bytes], times_ms: list[fl
         if analysis.largest is not None and analysis.largest.quality.score > best_quality:
             best, best_quality = (index, analysis.largest), analysis.largest.quality.score
     if best is None:
-        return done("UNDETECTED_FACE")
+        return done(Reason.NO_FACE)
     index, analysed = best
     image = images[index]
-    out["best_frame"] = {"index": index, "time_ms": times_ms[index], "jpeg": _jpeg(image),
-                         "quality": round(best_quality, 3)}
-    if options.get("multiple_faces_detection") == "1" and crowded:
-        return done("MULTIPLE_FACES")
+    out.best_frame = {"index": index, "time_ms": times_ms[index], "jpeg": _jpeg(image),
+                      "quality": round(best_quality, 3)}
+    if job.single_face_required and crowded:
+        return done(Reason.SEVERAL_FACES)
 
     pad = pipeline.pad.score(image, analysed.face.box)
     burst = []
-    if liveness_type == "still" and len(images) > 1:
+    if job.check == LivenessCheck.STILL and len(images) > 1:
         pad, burst = _burst_score(pipeline, images, index, pad, largest_faces)
-    level = str(options.get("security_level", "2"))
-    if level != "2" and hasattr(pipeline.pad, "threshold"):
-        # the fused decision has one operating point per security level; the configured
-        # threshold (PAD_LIVE_THRESHOLD) is the default level's
-        pad_threshold = pipeline.pad.threshold(level)
+    pad_threshold = job.pad_threshold
+    if job.pad_level != 2 and hasattr(pipeline.pad, "threshold"):
+        # the fused decision has one operating point per level; the configured threshold
+        # (PAD_LIVE_THRESHOLD) is the default level's
+        pad_threshold = pipeline.pad.threshold(str(job.pad_level))
     attack_passed = pad.live >= pad_threshold
-    out["attack"] = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
-                     "passed": attack_passed, "probabilities": pad.probabilities}
+    out.attack = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
+                  "passed": attack_passed, "probabilities": pad.probabilities}
     if getattr(pad, "members", None):
-        out["attack"]["members"] = pad.members
+        out.attack["members"] = pad.members
     if burst:
-        out["attack"]["frames"] = burst
-    liveness_outcome = _liveness(liveness_type, images, times_ms, challenge, options,
-                                 analysed, attack_passed, out)
-    if liveness_outcome != "SUCCESS" and options.get("force_compare") != "1":
-        return done(liveness_outcome)
+        out.attack["frames"] = burst
+    liveness_failure = _liveness(job, images, times_ms, analysed, attack_passed, out)
+    if liveness_failure is not None and not job.compare_when_not_live:
+        return done(liveness_failure)
 
-    out["comparisons"] = comparisons_of(pipeline.embedder.embed(image, analysed.face),
-                                        references, model=pipeline.embedder.name)
-    if liveness_outcome != "SUCCESS":     # force_compare: the comparison decides the result
-        out["liveness"]["forced_past"] = liveness_outcome
-    return done(comparison_outcome(out["comparisons"], options.get("security_level", "2")))
+    out.comparisons = comparisons_of(pipeline.embedder.embed(image, analysed.face),
+                                     references, model=pipeline.embedder.name)
+    if liveness_failure is not None:     # compared anyway: the comparison decides the result
+        out.liveness["forced_past"] = liveness_failure.value
+    return done(comparison_reason(out.comparisons, job.far))
 
 
 def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad,
@@ -176,80 +181,78 @@ def comparisons_of(vector, references: dict[str, list[float]], *, model: str) ->
     return out
 
 
-def comparison_outcome(comparisons: dict, security_level) -> str:
-    """SUCCESS when every reference reaches the security level's threshold."""
-    far = SECURITY_LEVEL_FAR[str(security_level)]
+def comparison_reason(comparisons: dict, far: str) -> Reason:
+    """SAME_PERSON when every reference reaches the threshold of the FAR level."""
     same = all(c["confidence"] >= c["thresholds"][far] for c in comparisons.values())
-    return "SUCCESS" if same else "PASS_LIVING_NOT_THE_SAME"
+    return Reason.SAME_PERSON if same else Reason.OTHER_PERSON
 
 
-def _liveness(liveness_type, images, times_ms, challenge, options, analysed, attack_passed,
-              out) -> str:
+def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
+              out: VerifyResult) -> Reason | None:
+    """The capture's liveness by its check: None when live, else why not."""
     pipeline = perception()
-    eyes_check = options.get("eyes_close_detection") == "1"
-    if liveness_type == "still":
-        out["liveness"] = {"method": "passive PAD on the best frame"}
-        best_image = images[out["best_frame"]["index"]]
-        if eyes_check and not _eyes_open_somewhere([best_image], [analysed.face],
-                                                    pipeline.mesher):
-            return "FAIL_EYES_CLOSE_DETECTION"
-        return "SUCCESS" if attack_passed else "FAIL_LIVING_FACE_ATTACK"
-    if liveness_type == "meglive":
+    if job.check == LivenessCheck.STILL:
+        out.liveness = {"method": "passive PAD on the best frame"}
+        best_image = images[out.best_frame["index"]]
+        if job.eyes_open_required and not _eyes_open_somewhere([best_image], [analysed.face],
+                                                               pipeline.mesher):
+            return Reason.EYES_CLOSED
+        return None if attack_passed else Reason.PRESENTATION_ATTACK
+    if job.check == LivenessCheck.ACTIONS:
         from .actions import analyse_action_clip
 
         verdict = analyse_action_clip(
-            images, times_ms, list(challenge["actions"]),
-            timeout_ms=float(challenge["action_timeout_s"]) * 1000,
-            eyes_close_detection=eyes_check,
-            face_replace_detection=options.get("face_replace_detection", "1") == "1",
+            images, times_ms, list(job.actions.actions), timeout_ms=job.actions.timeout_ms,
+            eyes_open_required=job.eyes_open_required,
+            face_replace_check=job.face_replace_check,
             detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder)
-        out["liveness"] = {"method": "actions", "reason": verdict.reason,
-                           "planarity": verdict.planarity,
-                           "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
-        return "SUCCESS" if verdict.passed else ACTION_OUTCOMES[verdict.reason]
-    if liveness_type == "flash":
+        out.liveness = {"method": "actions", "reason": verdict.reason,
+                        "planarity": verdict.planarity,
+                        "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
+        return None if verdict.passed else ACTION_REASONS[verdict.reason]
+    if job.check == LivenessCheck.FLASH:
         from .flash import FlashChallenge, FlashSegment, analyse_flash
 
-        flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in challenge["colours"]))
+        flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in job.flash.colours))
         verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
-        out["liveness"] = {"method": "flash", "reason": verdict.reason,
-                           "correlation": round(verdict.correlation, 3),
-                           "lag_ms": round(verdict.lag_ms, 1)}
+        out.liveness = {"method": "flash", "reason": verdict.reason,
+                        "correlation": round(verdict.correlation, 3),
+                        "lag_ms": round(verdict.lag_ms, 1)}
         if verdict.reason == "NO_FACE":
-            return "UNDETECTED_FACE"
+            return Reason.NO_FACE
         if not verdict.passed:
-            return "FAIL_LIVING_FACE_ATTACK"
-        if eyes_check:
+            return Reason.PRESENTATION_ATTACK
+        if job.eyes_open_required:
             sample = images[:: max(1, len(images) // 6)]
             if not _eyes_open_somewhere(sample, [analysed.face] * len(sample), pipeline.mesher):
-                return "FAIL_EYES_CLOSE_DETECTION"
-        return "SUCCESS"
-    raise ValueError(f"no liveness check for {liveness_type!r}")
+                return Reason.EYES_CLOSED
+        return None
+    raise ValueError(f"no liveness check for {job.check!r}")
 
 
-def photos_embed(photos: dict[str, bytes]) -> tuple[dict[str, list[float]], str | None]:
+def photos_embed(photos: dict[str, bytes]) -> tuple[dict[str, list[float]], Reason | None]:
     """Embeddings of reference photos that arrive at verify (the KYC data source's photo):
-    ({name: embedding}, None) or ({}, "PHOTO_FORMAT_ERROR" / "NO_FACE_FOUND")."""
+    ({name: embedding}, None), or ({}, why not)."""
     pipeline = perception()
     vectors = {}
     for name, photo in photos.items():
         try:
             rgb = load_rgb(photo)
         except Exception:  # noqa: BLE001 - any undecodable picture from a data source
-            return {}, "PHOTO_FORMAT_ERROR"
+            return {}, Reason.REFERENCE_UNREADABLE
         analysis = pipeline.analyze(rgb, multi_oriented=True)
         if analysis.largest is None:
-            return {}, "NO_FACE_FOUND"
+            return {}, Reason.REFERENCE_WITHOUT_FACE
         vectors[name] = list(pipeline.embedder.embed(analysis.detection.image,
                                                      analysis.largest.face))
     return vectors, None
 
 
 def probe_compare(probe: list[float], references: dict[str, list[float]], *,
-                  security_level: str) -> dict:
-    """raw_image: the client's own photo (embedded at get_biz_token) against the references."""
+                  far: str) -> VerifyResult:
+    """No capture: the client's own photo (embedded when the session began) against the
+    references."""
     pipeline = perception()
-    out = {**outcome_only("SUCCESS"), "liveness": {"method": "none (raw_image)"}}
-    out["comparisons"] = comparisons_of(probe, references, model=pipeline.embedder.name)
-    out["outcome"] = comparison_outcome(out["comparisons"], security_level)
-    return out
+    comparisons = comparisons_of(probe, references, model=pipeline.embedder.name)
+    return VerifyResult(comparison_reason(comparisons, far), comparisons=comparisons,
+                        liveness={"method": "none (the client's own photo)"})

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .jobs import FAR_LEVELS
+
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FAR_KEYS = ("1e-3", "1e-4", "1e-5", "1e-6")
+FAR_KEYS = FAR_LEVELS
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

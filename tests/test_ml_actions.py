@@ -36,7 +36,7 @@ def judge(base, script, actions, *, seed, duration_ms=3800, planar=False, timeou
           eyes_close_detection=False):
     clip = landmark_clip(base, script, duration_ms=duration_ms, seed=seed, planar=planar)
     return verify_actions(*clip, actions, timeout_ms=timeout_ms,
-                          eyes_close_detection=eyes_close_detection)
+                          eyes_open_required=eyes_close_detection)
 
 
 @pytest.mark.parametrize("name", FACES)
@@ -67,13 +67,13 @@ def test_a_flat_photo_turned_about_fails_as_planar(bases, name):
 def test_wrong_order_is_an_action_error(bases, name):
     script = [("turn_left", 200, 1200), ("blink", 1700, 300), ("mouth_open", 2300, 700)]
     verdict = judge(bases[name], script, CHALLENGE, seed=41)
-    assert verdict.reason == "ACTION_ERROR", verdict
+    assert verdict.reason == "ACTION_MISSING", verdict
 
 
 @pytest.mark.parametrize("name", FACES)
 def test_a_missed_action_is_an_action_error(bases, name):
     verdict = judge(bases[name], FOLLOWED, CHALLENGE + ["nod"], seed=51)
-    assert verdict.reason == "ACTION_ERROR", verdict
+    assert verdict.reason == "ACTION_MISSING", verdict
 
 
 @pytest.mark.parametrize("name", FACES)
@@ -81,7 +81,7 @@ def test_a_late_action_is_a_timeout(bases, name):
     script = [("blink", 300, 300), ("turn_left", 4000, 1200)]  # 3.4 s after the blink
     verdict = judge(bases[name], script, ["blink", "turn_left"], seed=61, duration_ms=5600,
                     timeout_ms=3000)
-    assert verdict.reason == "USER_TIMEOUT", verdict
+    assert verdict.reason == "ACTION_LATE", verdict
     on_time = judge(bases[name], script, ["blink", "turn_left"], seed=61, duration_ms=5600,
                     timeout_ms=4000)
     assert on_time.passed, on_time
@@ -139,7 +139,7 @@ def test_a_face_that_starts_speaking_fails_when_it_only_turns(bases, name, speak
     # the half-lidded eyes and the half-open mouth, held or relaxing, are no blink and no
     # mouth_open: only the turn was done
     verdict = judge(bases[name], speaking + [("turn_left", 1000, 1200)], CHALLENGE, seed=14)
-    assert not verdict.passed and verdict.reason == "ACTION_ERROR", verdict
+    assert not verdict.passed and verdict.reason == "ACTION_MISSING", verdict
     assert {e.action for e in verdict.events} == {"turn_left"}, verdict
 
 
@@ -157,7 +157,7 @@ def test_the_real_speaking_photo_passes_when_it_follows(speaking_photo):
 
 def test_the_real_speaking_photo_fails_when_it_does_not_blink_or_open(speaking_photo):
     verdict = judge(speaking_photo, [("turn_left", 1000, 1200)], CHALLENGE, seed=16)
-    assert verdict.reason == "ACTION_ERROR", verdict
+    assert verdict.reason == "ACTION_MISSING", verdict
     assert {e.action for e in verdict.events} == {"turn_left"}, verdict
 
 
@@ -192,7 +192,7 @@ def test_a_rendered_face_speaking_all_along_that_only_turns_fails(rendered, name
     are no blink and no mouth_open, the mouth not even while the head turns."""
     verdict = rendered_verdict(rendered, name, [("speaking", 0, 2700), ("turn_left", 700, 1000)],
                                seed=seed, duration_ms=2700)
-    assert verdict.reason == "ACTION_ERROR", verdict
+    assert verdict.reason == "ACTION_MISSING", verdict
     assert {e.action for e in verdict.events} == {"turn_left"}, verdict
 
 

@@ -72,13 +72,13 @@ def test_a_printed_photo_moved_about_fails(subjects, models, name):
     verdict = _clip(subjects, models, name, FOLLOWED, seed=302, planar=True)
     # A print cannot blink, and turned 25 degrees it reads as a few degrees of yaw: it fails
     # on the missing actions, or as planar when a turn does register.
-    assert not verdict.passed and verdict.reason in {"ACTION_ERROR", "PLANAR_ATTACK"}, verdict
+    assert not verdict.passed and verdict.reason in {"ACTION_MISSING", "PLANAR_ATTACK"}, verdict
 
 
 def test_a_rendered_head_in_the_wrong_order_fails(subjects, models):
     script = [("turn_left", 200, 1000), ("blink", 1400, 350), ("mouth_open", 1900, 600)]
     verdict = _clip(subjects, models, "biden.jpg", script, seed=303)
-    assert verdict.reason == "ACTION_ERROR", verdict
+    assert verdict.reason == "ACTION_MISSING", verdict
 
 
 def test_rendered_clips_are_reproducible(subjects):
@@ -94,7 +94,7 @@ def test_a_clip_without_a_face_is_undetected(models):
     frames = [np.full((480, 360, 3), 100, np.uint8)] * 5
     verdict = analyse_action_clip(frames, [i * 100.0 for i in range(5)], ["blink"],
                                   timeout_ms=1000, detector=detector, mesher=mesher)
-    assert verdict.reason == "UNDETECTED_FACE" and not verdict.passed
+    assert verdict.reason == "NO_FACE" and not verdict.passed
 
 
 def test_a_face_swapped_mid_clip_is_a_replaced_face(subjects, models):
@@ -105,9 +105,9 @@ def test_a_face_swapped_mid_clip_is_a_replaced_face(subjects, models):
                                        fps=10, swap_to=(other_frame, other_base),
                                        swap_at_ms=1300)
     verdict = analyse_action_clip(frames, times, CHALLENGE, timeout_ms=10_000,
-                                  face_replace_detection=True, detector=detector, mesher=mesher,
+                                  face_replace_check=True, detector=detector, mesher=mesher,
                                   embedder=perception().embedder)
-    assert verdict.reason == "REPLACED_FACE", verdict
+    assert verdict.reason == "FACE_REPLACED", verdict
 
 
 @pytest.mark.parametrize("name", FACES)

@@ -9,6 +9,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from apps.core.redis import redis_client, redis_key
+from ml.jobs import VerifyJob, VerifyResult
 
 from . import tasks
 
@@ -62,6 +63,8 @@ def references_analyse(images: dict[str, str], multi_oriented: dict[str, bool]) 
     return _run_on_worker(tasks.references, job, timeout=settings.ANALYSIS_TIMEOUT_SECONDS)
 
 
-def verification_analyse(job: dict) -> dict:
-    return _run_on_worker(tasks.verify, json.dumps(job).encode(),
-                          timeout=settings.VERIFY_TIMEOUT_SECONDS)
+def verification_analyse(job: VerifyJob, *, biz_token: str) -> VerifyResult:
+    """A session's verification on a worker: ml's typed job in, its typed result out."""
+    answer = _run_on_worker(tasks.verify, job.to_json().encode(), biz_token=biz_token,
+                            timeout=settings.VERIFY_TIMEOUT_SECONDS)
+    return VerifyResult.from_dict(answer)

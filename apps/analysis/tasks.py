@@ -48,25 +48,13 @@ def references(job_key: str) -> dict:
 
 
 @shared_task(name="analysis.verify")
-def verify(job_key: str) -> dict:
-    """verify's model work: the capture's liveness and the comparisons (ml/session.py)."""
-    from ml.session import capture_verify, outcome_only, photos_embed, probe_compare
+def verify(job_key: str, biz_token: str = "") -> dict:
+    """verify's model work: load the typed job, run ml's one entry point, return its result
+    (ml/jobs.py, ml/session.py)."""
+    from ml.jobs import VerifyJob
+    from ml.session import session_verify
 
-    job = json.loads(_job(job_key))
+    job = VerifyJob.from_json(_job(job_key))
     # Visible while it runs (operations, and the redelivery test): which process has it.
-    redis_client().set(redis_key("verify-running", job["biz_token"]), os.getpid(), ex=300)
-    references = dict(job["references"])
-    if job.get("photos"):
-        embedded, failure = photos_embed({k: base64.b64decode(v)
-                                          for k, v in job["photos"].items()})
-        if failure:
-            return outcome_only(failure, len(job.get("frames", [])))
-        references.update(embedded)
-    if job["liveness_type"] == "raw_image":
-        return probe_compare(job["probe"], references,
-                             security_level=job["options"].get("security_level", "2"))
-    return capture_verify(liveness_type=job["liveness_type"],
-                          frames=[base64.b64decode(f) for f in job["frames"]],
-                          times_ms=job["times_ms"], challenge=job["challenge"],
-                          options=job["options"], references=references,
-                          pad_threshold=job["pad_threshold"])
+    redis_client().set(redis_key("verify-running", biz_token), os.getpid(), ex=300)
+    return session_verify(job).as_dict()

@@ -1,4 +1,7 @@
-"""verify's result codes: the SPEC's families, numbered within each (docs/SDK.md lists them)."""
+"""verify's result codes: the SPEC's families, numbered within each (docs/SDK.md lists them),
+and the one table that names the models' reasons (ml/jobs.py Reason) in the contract's words."""
+
+from ml.jobs import LivenessCheck, Reason
 
 RESULT_CODES = {
     "SUCCESS": 1000,
@@ -22,3 +25,24 @@ RESULT_CODES = {
     "LIVING_IN_PROGRESS": 9100,
     "LIVING_OVERTIME": 9200,
 }
+
+# Why the models ended a verification -> the contract's result name. Every Reason has one.
+REASON_RESULTS = {
+    Reason.SAME_PERSON: "SUCCESS",
+    Reason.OTHER_PERSON: "PASS_LIVING_NOT_THE_SAME",
+    Reason.TOO_FEW_FRAMES: "VIDEO_LACK_FRAMES",
+    Reason.NO_FACE: "UNDETECTED_FACE",
+    Reason.SEVERAL_FACES: "MULTIPLE_FACES",
+    Reason.PRESENTATION_ATTACK: "FAIL_LIVING_FACE_ATTACK",
+    Reason.EYES_CLOSED: "FAIL_EYES_CLOSE_DETECTION",
+    Reason.ACTION_MISSING: "ACTION_ERROR",
+    Reason.ACTION_LATE: "USER_TIMEOUT",
+    Reason.FACE_REPLACED: "REPLACED_FACE_ATTACK",
+    Reason.REFERENCE_UNREADABLE: "PHOTO_FORMAT_ERROR",
+    Reason.REFERENCE_WITHOUT_FACE: "NO_FACE_FOUND",
+}
+
+# The contract's options in ml's words (apps/faceid/verification.py builds the job with them).
+LIVENESS_CHECKS = {"still": LivenessCheck.STILL, "meglive": LivenessCheck.ACTIONS,
+                   "flash": LivenessCheck.FLASH, "raw_image": LivenessCheck.NONE}
+SECURITY_LEVEL_FAR = {"1": "1e-3", "2": "1e-4", "3": "1e-5", "4": "1e-6"}

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
@@ -29,13 +30,14 @@ from apps.tenants.services import (
     api_app_authorize,
     concurrency_slot,
 )
+from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, VerifyJob, VerifyResult
 
 from . import errors
 from .challenges import challenge_new
 from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .params import signature_fields
-from .results import RESULT_CODES
+from .results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
 from .sessions import (
     Session,
     session_challenge_set,
@@ -146,51 +148,65 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         return _answer("BIZ_TOKEN_DENIED", biz_no="")
     BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=datetime.now(UTC))
     if payload is not None and time.time() > consumed.challenge["verify_by"]:
-        return _finish(app, consumed, request_id, started, {"outcome": "LIVING_OVERTIME"})
+        return _finish(app, consumed, request_id, started, "LIVING_OVERTIME")
 
     job = _job(consumed, payload)
     if meta["comparison_type"] == "1":
         idcard = consumed.idcard
         found = identity_lookup(name=idcard["name"], id_number=idcard["number"])
         if found.status != LookupStatus.FOUND:
-            return _finish(app, consumed, request_id, started, {"outcome": found.status.value})
-        job["photos"] = {"idcard": base64.b64encode(found.photo).decode()}
+            return _finish(app, consumed, request_id, started, found.status.value)
+        job = replace(job, photos={"idcard": found.photo})
     try:
-        analysis = verification_analyse(job)
+        result = verification_analyse(job, biz_token=biz_token)
     except AnalysisUnavailable:
         # Nothing was decided: give the token back so the client can verify again.
         session_restore(session=consumed, ttl_seconds=ttl)
         BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=None)
         raise errors.internal_error() from None
-    return _finish(app, consumed, request_id, started, analysis, payload=payload)
+    return _finish(app, consumed, request_id, started, REASON_RESULTS[result.reason], result,
+                   payload=payload)
 
 
-def _job(session: Session, payload: dict | None) -> dict:
-    meta = session.meta
+def _job(session: Session, payload: dict | None) -> VerifyJob:
+    """The session's options and challenge translated into ml's own job (ml/jobs.py)."""
+    meta, options, challenge = session.meta, session.meta["options"], session.challenge or {}
     embeddings = meta.get("embeddings", {})
-    job = {"biz_token": session.biz_token, "liveness_type": meta["liveness_type"],
-           "options": meta["options"], "challenge": session.challenge or {},
-           "references": {REFERENCE_NAMES[k]: v for k, v in embeddings.items()
-                          if k in REFERENCE_NAMES},
-           "pad_threshold": settings.PAD_LIVE_THRESHOLD}
-    if meta["liveness_type"] == "raw_image":
-        job["probe"] = embeddings.get("image")
-    else:
-        job["frames"] = [f["jpeg"] for f in payload["frames"]]
-        job["times_ms"] = [float(f["t"]) for f in payload["frames"]]
-    return job
+    level = str(options.get("security_level", "2"))
+    check = LIVENESS_CHECKS[meta["liveness_type"]]
+    frames = payload["frames"] if payload is not None else []
+    return VerifyJob(
+        check=check,
+        references={REFERENCE_NAMES[k]: v for k, v in embeddings.items()
+                    if k in REFERENCE_NAMES},
+        far=SECURITY_LEVEL_FAR[level], pad_level=int(level),
+        pad_threshold=settings.PAD_LIVE_THRESHOLD,
+        frames=tuple(base64.b64decode(f["jpeg"]) for f in frames),
+        times_ms=tuple(float(f["t"]) for f in frames),
+        probe=embeddings.get("image") if check == LivenessCheck.NONE else None,
+        actions=ActionChallenge(tuple(challenge["actions"]),
+                                float(challenge["action_timeout_s"]) * 1000)
+        if check == LivenessCheck.ACTIONS else None,
+        flash=FlashSequence(tuple((c, int(s), int(e)) for c, s, e in challenge["colours"]))
+        if check == LivenessCheck.FLASH else None,
+        eyes_open_required=options.get("eyes_close_detection") == "1",
+        face_replace_check=options.get("face_replace_detection", "1") == "1",
+        single_face_required=options.get("multiple_faces_detection") == "1",
+        compare_when_not_live=options.get("force_compare") == "1")
 
 
-def _finish(app: ApiApp, session: Session, request_id: str, started: float, analysis: dict,
-            payload: dict | None = None) -> dict:
+def _finish(app: ApiApp, session: Session, request_id: str, started: float, outcome: str,
+            result: VerifyResult | None = None, payload: dict | None = None) -> dict:
+    """Records and answers a verification that ended as `outcome` (a RESULT_CODES name); the
+    models' `result` when they ran."""
     meta, options = session.meta, session.meta["options"]
-    outcome = analysis["outcome"]
+    result = result if result is not None else VerifyResult(Reason.SAME_PERSON)
     code = RESULT_CODES[outcome]
     body = _answer(outcome, biz_no=meta["biz_no"], liveness_type=meta["liveness_type"])
-    best = analysis.get("best_frame")
+    best = result.best_frame
     if options.get("verbose", "1") == "1":
-        body["verification"] = analysis.get("comparisons", {})
-        attack = analysis.get("attack")
+        body["verification"] = result.comparisons
+        attack = result.attack
         if attack is not None:
             body["attack_result"] = {"score": attack["score"], "threshold": attack["threshold"],
                                      "result": not attack["passed"]}
@@ -204,9 +220,9 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, anal
                 liveness_type=meta["liveness_type"], comparison_type=meta["comparison_type"],
                 biz_no=meta["biz_no"], result_code=code, result_message=outcome,
                 security_level=str(options.get("security_level", "2")),
-                confidences=analysis.get("comparisons", {}), attack=analysis.get("attack"),
-                liveness=analysis.get("liveness", {}), frames=analysis.get("frames", 0),
-                time_used_ms=time_used, model_ms=analysis.get("model_ms", 0.0),
+                confidences=result.comparisons, attack=result.attack,
+                liveness=result.liveness, frames=result.frames,
+                time_used_ms=time_used, model_ms=result.model_ms,
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
                 if best else None)
             video_key = _media_keep(record, options, payload, best)

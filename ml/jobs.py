@@ -1,0 +1,125 @@
+"""A liveness session's verification in ml's own words: the typed job the models are given and
+the typed result they give back (ml/session.py `session_verify` does the work).
+
+Standard library only, so that the web process can build a job and read a result without
+loading a model. Nothing here knows a vendor's form fields or result codes: the web translates
+its options into this job (apps/faceid/verification.py) and this result's `Reason` into the
+contract's result names and codes (apps/faceid/results.py, one table).
+"""
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+FAR_LEVELS = ("1e-3", "1e-4", "1e-5", "1e-6")   # the comparison's false-accept operating points
+PAD_LEVELS = (1, 2, 3, 4)                         # the passive decision's, lenient to strict
+DEFAULT_PAD_LEVEL = 2
+
+
+class LivenessCheck(StrEnum):
+    STILL = "still"        # a still burst, judged by the passive decision
+    ACTIONS = "actions"    # a clip in which the head does the challenge's actions
+    FLASH = "flash"        # a clip in which the face's colour follows the screen's flashes
+    NONE = "none"          # no capture: the client's own photo is only compared
+
+
+class Reason(StrEnum):
+    """Why a verification ended as it did."""
+
+    SAME_PERSON = "same_person"            # live (or no liveness asked), references matched
+    OTHER_PERSON = "other_person"          # live, a reference not matched at the FAR level
+    TOO_FEW_FRAMES = "too_few_frames"
+    NO_FACE = "no_face"                    # no face in the capture
+    SEVERAL_FACES = "several_faces"        # more than one face where one was required
+    PRESENTATION_ATTACK = "presentation_attack"   # passive, flash or planar-motion evidence
+    EYES_CLOSED = "eyes_closed"
+    ACTION_MISSING = "action_missing"      # an asked action was not seen in order
+    ACTION_LATE = "action_late"            # seen, but after its time
+    FACE_REPLACED = "face_replaced"        # another face appeared during the clip
+    REFERENCE_UNREADABLE = "reference_unreadable"     # a reference photo is not a picture
+    REFERENCE_WITHOUT_FACE = "reference_without_face"
+
+
+@dataclass(frozen=True)
+class ActionChallenge:
+    actions: tuple[str, ...]               # ml/actions.py ACTIONS, in the order asked
+    timeout_ms: float                      # for each action, from the previous one's end
+
+
+@dataclass(frozen=True)
+class FlashSequence:
+    colours: tuple[tuple[str, int, int], ...]   # (ml/flash.py PALETTE name, start ms, end ms)
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    check: LivenessCheck
+    references: dict[str, list[float]]     # name -> embedding made when the session began
+    far: str = "1e-4"                      # FAR_LEVELS: every reference must match at it
+    pad_level: int = DEFAULT_PAD_LEVEL     # PAD_LEVELS: the passive decision's operating point
+    pad_threshold: float = 0.5             # P(live) needed at the default level (one model)
+    frames: tuple[bytes, ...] = ()         # JPEG frames of the capture
+    times_ms: tuple[float, ...] = ()
+    probe: list[float] | None = None       # LivenessCheck.NONE: the client's photo, embedded
+    photos: dict[str, bytes] = field(default_factory=dict)   # references still to embed
+    actions: ActionChallenge | None = None
+    flash: FlashSequence | None = None
+    eyes_open_required: bool = False
+    face_replace_check: bool = True
+    single_face_required: bool = False
+    compare_when_not_live: bool = False    # compare anyway; the comparison decides
+
+    def __post_init__(self):
+        if self.far not in FAR_LEVELS:
+            raise ValueError(f"far must be one of {FAR_LEVELS}, not {self.far!r}")
+        if self.pad_level not in PAD_LEVELS:
+            raise ValueError(f"pad_level must be one of {PAD_LEVELS}, not {self.pad_level!r}")
+        if len(self.frames) != len(self.times_ms):
+            raise ValueError("one time per frame")
+        if self.check == LivenessCheck.ACTIONS and self.actions is None:
+            raise ValueError("an actions check needs its ActionChallenge")
+        if self.check == LivenessCheck.FLASH and self.flash is None:
+            raise ValueError("a flash check needs its FlashSequence")
+        if self.check == LivenessCheck.NONE and self.probe is None:
+            raise ValueError("a check without capture needs the probe embedding")
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["frames"] = [base64.b64encode(f).decode() for f in self.frames]
+        data["photos"] = {k: base64.b64encode(v).decode() for k, v in self.photos.items()}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "VerifyJob":
+        data = json.loads(text)
+        data["check"] = LivenessCheck(data["check"])
+        data["frames"] = tuple(base64.b64decode(f) for f in data["frames"])
+        data["times_ms"] = tuple(float(t) for t in data["times_ms"])
+        data["photos"] = {k: base64.b64decode(v) for k, v in data["photos"].items()}
+        if data["actions"] is not None:
+            data["actions"] = ActionChallenge(tuple(data["actions"]["actions"]),
+                                              float(data["actions"]["timeout_ms"]))
+        if data["flash"] is not None:
+            data["flash"] = FlashSequence(tuple((c, int(s), int(e))
+                                                for c, s, e in data["flash"]["colours"]))
+        return cls(**data)
+
+
+@dataclass
+class VerifyResult:
+    reason: Reason
+    frames: int = 0                        # frames received
+    liveness: dict = field(default_factory=dict)     # the liveness check's own evidence
+    attack: dict | None = None             # the passive decision: score, threshold, passed
+    comparisons: dict = field(default_factory=dict)  # name -> {confidence, thresholds}
+    best_frame: dict | None = None         # {index, time_ms, jpeg (base64), quality}
+    model_ms: float = 0.0
+
+    def as_dict(self) -> dict:
+        """JSON-ready, for the Celery result."""
+        return {**asdict(self), "reason": self.reason.value}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VerifyResult":
+        return cls(**{**data, "reason": Reason(data["reason"])})

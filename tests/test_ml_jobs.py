@@ -1,0 +1,81 @@
+"""ml/ speaks its own language: verification takes a typed job and returns a typed result with
+ml's own reasons; the one table in apps/faceid/results.py names each reason in the contract's
+words, and no module of ml/ names a vendor result."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apps.faceid.results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
+from ml.jobs import (
+    FAR_LEVELS,
+    ActionChallenge,
+    FlashSequence,
+    LivenessCheck,
+    Reason,
+    VerifyJob,
+    VerifyResult,
+)
+from ml.similarity import FAR_KEYS
+
+ML = Path(__file__).resolve().parent.parent / "ml"
+
+
+def test_every_reason_has_one_contract_result_with_a_code():
+    assert set(REASON_RESULTS) == set(Reason)
+    assert all(name in RESULT_CODES for name in REASON_RESULTS.values())
+    assert set(LIVENESS_CHECKS.values()) == set(LivenessCheck)
+    assert set(SECURITY_LEVEL_FAR.values()) == set(FAR_LEVELS) == set(FAR_KEYS)
+
+
+def test_no_ml_module_names_a_vendor_result_or_form_value():
+    vendor_words = set(RESULT_CODES) | {"raw_image", "meglive", "security_level",
+                                        "force_compare", "eyes_close_detection"}
+    found = {}
+    for path in ML.rglob("*.py"):
+        words = set(re.findall(r"[A-Za-z_]+", path.read_text()))
+        if hit := sorted(words & vendor_words):
+            found[str(path.relative_to(ML))] = hit
+    assert found == {}
+
+
+def test_a_job_travels_as_json_unchanged():
+    job = VerifyJob(check=LivenessCheck.ACTIONS, references={"ref1": [0.1, -0.2]},
+                    far="1e-5", pad_level=3, pad_threshold=0.4,
+                    frames=(b"\xff\xd8one", b"\xff\xd8two"), times_ms=(0.0, 33.5),
+                    photos={"idcard": b"\x89PNG"},
+                    actions=ActionChallenge(("blink", "turn_left"), 10000.0),
+                    eyes_open_required=True, single_face_required=True)
+    assert VerifyJob.from_json(job.to_json()) == job
+    flash = VerifyJob(check=LivenessCheck.FLASH, references={}, frames=(b"x",), times_ms=(1.0,),
+                      flash=FlashSequence((("red", 0, 400), ("blue", 400, 900))))
+    assert VerifyJob.from_json(flash.to_json()) == flash
+    result = VerifyResult(Reason.ACTION_LATE, frames=2, liveness={"method": "actions"})
+    assert VerifyResult.from_dict(result.as_dict()) == result
+    assert result.as_dict()["reason"] == "action_late"
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"far": "1e-2"}, "far"), ({"pad_level": 5}, "pad_level"),
+    ({"times_ms": (1.0, 2.0)}, "one time per frame"),
+    ({"check": LivenessCheck.ACTIONS}, "ActionChallenge"),
+    ({"check": LivenessCheck.FLASH}, "FlashSequence"),
+    ({"check": LivenessCheck.NONE}, "probe"),
+])
+def test_a_job_that_cannot_be_judged_is_refused_when_made(bad, message):
+    fields = {"check": LivenessCheck.STILL, "references": {}, "frames": (b"x",),
+              "times_ms": (0.0,), **bad}
+    with pytest.raises(ValueError, match=message):
+        VerifyJob(**fields)
+
+
+def test_the_job_types_load_without_numpy_torch_or_django():
+    """The web imports them to build jobs: they must not pull a model library in."""
+    code = ("import sys, ml.jobs; "
+            "print(sorted(m for m in ('numpy', 'torch', 'cv2', 'django') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ML.parent, check=True)
+    assert out.stdout.strip() == "[]"
