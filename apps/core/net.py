@@ -18,6 +18,14 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def content_length(request: HttpRequest) -> int:
+    """The body size the client declared (0 when absent or not a number)."""
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
 def parse_networks(text: str) -> list[IPNetwork]:
     """Networks written one per line or comma-separated; raises ValueError naming a bad one."""
     networks = []

@@ -9,7 +9,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.net import client_ip
+from apps.core.net import client_ip, content_length
 
 from .contracts import BioDetection, Contract, FaceLiveness, ImageLiveness
 from .failures import Failure, Kind
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 class SingleImageApi(View):
     contract: Contract
     http_method_names = ["post"]
+    limits_own_body = True      # oversized bodies are refused in the contract's own format
 
     def _incoming(self, request: HttpRequest, oversized: bool) -> Incoming:
         body = b"" if oversized else request.body
@@ -37,11 +38,7 @@ class SingleImageApi(View):
 
     def _respond(self, request: HttpRequest) -> JsonResponse:
         started = getattr(request, "started_at", time.perf_counter())
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        oversized = length > self.contract.max_body_bytes
+        oversized = content_length(request) > self.contract.max_body_bytes
         try:
             incoming = self._incoming(request, oversized)
         except Exception as exc:  # a body Django cannot parse (broken multipart, ...)
