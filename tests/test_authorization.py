@@ -1,4 +1,5 @@
-"""Signatures and the 403 answers of get_biz_token, each with the input that causes it."""
+"""Signatures and the 403 answers of get_biz_token, each with the input that causes it, and the
+same guard's answers on every endpoint that acts for an app (verify, get_liveness_video)."""
 
 import base64
 import time
@@ -8,7 +9,7 @@ import pytest
 from apps.tenants.models import ApiApp
 from apps.tenants.services import concurrency_slot
 
-from .conftest import still_form
+from .conftest import GET_BIZ_TOKEN, still_form
 from .test_get_biz_token import error_of
 from .vendor_client import one_time_sign, vendor_sign
 
@@ -115,6 +116,39 @@ def test_discontinued_key(acme, post_form):
     ApiApp.objects.filter(pk=acme.app.pk).update(status=ApiApp.Status.DISCONTINUED)
     response = post_form(still_form(acme))
     assert refused(response) == "AUTHORIZATION_ERROR: API_KEY_BE_DISCONTINUED"
+
+
+VERIFY = "/faceid/v3/sdk/verify"
+MEDIA = "/faceid/v3/sdk/get_liveness_video"
+UNKNOWN_TOKEN = "1700000000,0b5c0000-0000-4000-8000-000000000000"
+ACTING_FOR_AN_APP = [GET_BIZ_TOKEN, VERIFY, MEDIA]
+
+
+def signed_call(tenant, path: str) -> dict:
+    """A well-formed, freshly signed request of the endpoint; the guard decides before the
+    biz_token (unknown here) or the video_key is looked at."""
+    if path == GET_BIZ_TOKEN:
+        return still_form(tenant)
+    form = {"sign": tenant.sign(), "sign_version": "hmac_sha1", "biz_token": UNKNOWN_TOKEN}
+    return {**form, "video_key": "x" * 44} if path == MEDIA else form
+
+
+@pytest.mark.parametrize("path", ACTING_FOR_AN_APP)
+def test_every_endpoint_refuses_a_discontinued_app_alike(acme, post_form, path):
+    ApiApp.objects.filter(pk=acme.app.pk).update(status=ApiApp.Status.DISCONTINUED)
+    response = post_form(signed_call(acme, path), path)
+    assert refused(response) == "AUTHORIZATION_ERROR: API_KEY_BE_DISCONTINUED"
+
+
+@pytest.mark.parametrize("path", ACTING_FOR_AN_APP)
+def test_every_endpoint_refuses_a_caller_outside_the_allow_list_alike(make_tenant, post_form,
+                                                                      path):
+    branch = make_tenant(allowed_networks="10.20.0.0/16")
+    outside = post_form(signed_call(branch, path), path, REMOTE_ADDR="127.0.0.1")
+    assert refused(outside) == "AUTHORIZATION_ERROR: IP_NOT_ALLOWED"
+    inside = post_form(signed_call(branch, path), path, REMOTE_ADDR="10.20.3.4")
+    # past the guard, the endpoint's own answer: a token; 4200 for the unknown token; no media
+    assert inside.status_code == {MEDIA: 400}.get(path, 200), inside.content
 
 
 def test_forged_signature_for_discontinued_key_is_still_invalid(acme, post_form):

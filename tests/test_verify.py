@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.faceid.models import BizTokenRecord, LivenessMedia, VerificationRecord
 from apps.faceid.verification import liveness_media_purge
 from apps.identity.services import identity_register
+from apps.tenants.models import ApiApp
 from liveness_sdk.client import capture
 from ml.image import load_rgb
 
@@ -285,6 +286,47 @@ def test_liveness_media_is_encrypted_returned_once_and_purged(session, sdk_start
     assert liveness_media_purge(now=datetime.now(UTC) + timedelta(days=8)) == 1
     assert not LivenessMedia.objects.exists()
     assert BizTokenRecord.objects.get(biz_token=token).consumed_at is not None
+
+
+@pytest.fixture
+def kept_media(make_tenant, session, sdk_start, verify, client):
+    """An app allowed to call from 127.0.0.0/8 only, one of its verifies with
+    get_liveness_video=1, and `fetch(**extra)` posting get_liveness_video for it."""
+    branch = make_tenant(allowed_networks="127.0.0.0/8")
+    token = session("still", tenant=branch, get_liveness_video="1")
+    body = verify(token, capture(sdk_start(token), face=face("obama.jpg"), seed=1),
+                  tenant=branch).json()
+    assert body["result_code"] == 1000 and body["video_key"], body
+
+    def fetch(**extra):
+        return client.post(MEDIA, {"sign": branch.sign(), "sign_version": "hmac_sha1",
+                                   "biz_token": token, "video_key": body["video_key"]}, **extra)
+
+    fetch.tenant = branch
+    return fetch
+
+
+def test_get_liveness_video_for_a_permitted_app(kept_media):
+    fetched = kept_media(REMOTE_ADDR="127.0.0.1")  # active, inside its allow-list
+    assert fetched.status_code == 200, fetched.content
+    assert fetched.json()["frames"] and fetched.json()["image_best"]
+
+
+def test_get_liveness_video_refuses_a_caller_outside_the_allow_list(kept_media):
+    """It used to authenticate only: the media went to any address with a valid signature."""
+    outside = kept_media(REMOTE_ADDR="192.0.2.7")
+    assert outside.status_code == 403
+    assert set(outside.json()) == {"request_id", "time_used", "error"}
+    assert outside.json()["error"] == "AUTHORIZATION_ERROR: IP_NOT_ALLOWED"
+
+
+def test_get_liveness_video_refuses_a_discontinued_app(kept_media):
+    """It used to authenticate only: a discontinued app still downloaded its media."""
+    ApiApp.objects.filter(pk=kept_media.tenant.app.pk).update(status=ApiApp.Status.DISCONTINUED)
+    refused = kept_media(REMOTE_ADDR="127.0.0.1")
+    assert refused.status_code == 403
+    assert set(refused.json()) == {"request_id", "time_used", "error"}
+    assert refused.json()["error"] == "AUTHORIZATION_ERROR: API_KEY_BE_DISCONTINUED"
 
 
 def test_challenges_use_the_analysers_names_and_always_move_the_head():

@@ -15,7 +15,7 @@ from apps.core.net import client_ip
 
 from . import errors
 from .errors import FaceIdError
-from .services import biz_token_issue
+from .tokens import biz_token_issue
 from .verification import liveness_media, sdk_start, verify_run
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class LivenessMediaApi(FaceIdApi):
     """POST /faceid/v3/sdk/get_liveness_video (ours): what get_liveness_video kept."""
 
     def post(self, request: Request) -> Response:
-        return self.answer(liveness_media(form=request.data))
+        return self.answer(liveness_media(form=request.data, client_ip=client_ip(request)))
 
 
 class ApiNotFoundApi(FaceIdApi):

@@ -1,11 +1,12 @@
 """The SDK's start and the client server's verify: challenge, package, atomic consume, the
 models on a worker, the record, the media.
 
-verify, in order: signature and access (403) -> biz_token (400) -> the session: gone, used or
-another app's -> result 4200 BIZ_TOKEN_DENIED -> meglive_data (400 MEGLIVE_DATA_ERROR /
-MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH) -> the SDK's progress (9000 not started, 9100 another
-attempt in progress) -> consume (a lost race -> 4200) -> overtime (9200) -> KYC data source
-(3000 family) -> the worker (liveness, comparisons) -> record, media, answer.
+verify, in order: the guard (guard.py: signature, the app, NO_VERIFY_PERMISSION, a slot; 403)
+-> biz_token (400) -> the session: gone, used or another app's -> result 4200
+BIZ_TOKEN_DENIED -> meglive_data (400 MEGLIVE_DATA_ERROR / MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH)
+-> the SDK's progress (9000 not started, 9100 another attempt in progress) -> consume (a lost
+race -> 4200) -> overtime (9200) -> KYC data source (3000 family) -> the worker (liveness,
+comparisons) -> record, media, answer.
 """
 
 import base64
@@ -23,20 +24,15 @@ from apps.analysis.services import AnalysisUnavailable, verification_analyse
 from apps.core.crypto import encrypt_bytes, keyed_digest
 from apps.core.metrics import VERIFICATIONS
 from apps.identity.sources import LookupStatus, identity_lookup
-from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
+from apps.tenants.error_codes import AccessDeniedReason
 from apps.tenants.models import ApiApp
-from apps.tenants.services import (
-    api_app_authenticate,
-    api_app_authorize,
-    concurrency_slot,
-)
 from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, VerifyJob, VerifyResult
 
 from . import errors
 from .challenges import challenge_new
+from .guard import guard, verify_permission
 from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
-from .params import signature_fields
 from .results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
 from .sessions import (
     Session,
@@ -99,18 +95,8 @@ def _package_bytes(form, files) -> bytes | None:
 
 
 def verify_run(*, form, files, client_ip: str, request_id: str, started: float) -> dict:
-    try:
-        app = api_app_authenticate(sign=signature_fields(form))
-        api_app_authorize(app=app, client_ip=client_ip)
-        if not app.can_verify:
-            raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
-        with concurrency_slot(app=app):
-            return _verify(app=app, form=form, files=files, request_id=request_id,
-                           started=started)
-    except AccessDenied as exc:
-        raise errors.authorization_error(exc.reason) from None
-    except ConcurrencyLimitExceeded:
-        raise errors.concurrency_limit_exceeded() from None
+    with guard(form=form, client_ip=client_ip, permission=verify_permission, slot=True) as app:
+        return _verify(app=app, form=form, files=files, request_id=request_id, started=started)
 
 
 def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:
@@ -255,13 +241,16 @@ def _media_keep(record: VerificationRecord, options: dict, payload: dict | None,
     return video_key
 
 
-def liveness_media(*, form) -> dict:
+def liveness_media(*, form, client_ip: str) -> dict:
     """The client server fetches what get_liveness_video kept, with its signature, the
-    biz_token and the video_key verify returned."""
-    try:
-        app = api_app_authenticate(sign=signature_fields(form))
-    except AccessDenied as exc:
-        raise errors.authorization_error(exc.reason) from None
+    biz_token and the video_key verify returned. The guard admits it like any other call of
+    the app (active, from its allowed networks); reading back its own media needs no
+    permission of its own and no concurrency slot."""
+    with guard(form=form, client_ip=client_ip, permission=None, slot=False) as app:
+        return _liveness_media(app=app, form=form)
+
+
+def _liveness_media(*, app: ApiApp, form) -> dict:
     biz_token, video_key = form.get("biz_token"), form.get("video_key")
     for name, value in (("biz_token", biz_token), ("video_key", video_key)):
         if not value:

@@ -1,4 +1,5 @@
-"""Issuing biz_tokens: the whole get_biz_token flow, from signature to stored session."""
+"""Issuing biz_tokens: the get_biz_token flow, from its parameters to the stored session. Who
+may call, and the answers when they may not, are the guard's (guard.py)."""
 
 import base64
 import logging
@@ -15,18 +16,13 @@ from apps.analysis.services import AnalysisUnavailable, references_analyse
 from apps.core.crypto import keyed_digest
 from apps.core.images import CheckedImage, ImageTooLarge, ImageUnsupported, image_check
 from apps.core.metrics import BIZ_TOKENS_ISSUED
-from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
 from apps.tenants.models import ApiApp
-from apps.tenants.services import (
-    api_app_authenticate,
-    api_app_authorize,
-    api_app_quota_reserve,
-    concurrency_slot,
-)
+from apps.tenants.services import api_app_quota_reserve
 
 from . import errors
+from .guard import data_source_permission, guard, verify_permission
 from .models import BizTokenRecord
-from .params import BizTokenParams, biz_token_params_parse, signature_fields
+from .params import BizTokenParams, biz_token_params_parse
 from .sessions import session_delete, session_store
 
 logger = logging.getLogger(__name__)
@@ -93,10 +89,10 @@ def references_check(*, params: BizTokenParams, images: dict[str, CheckedImage])
 
 
 def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
-    if not app.can_verify:
-        raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
-    if params.comparison_type == "1" and not app.can_use_data_source:
-        raise AccessDenied(AccessDeniedReason.NO_DATA_SOURCE_PERMISSION)
+    """The mode asked needs its permission: comparisons at all, and KYC's data source."""
+    verify_permission(app)
+    if params.comparison_type == "1":
+        data_source_permission(app)
 
 
 def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, CheckedImage],
@@ -166,25 +162,17 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
 def biz_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedBizToken:
     """The get_biz_token request, in the order its errors are reported.
 
-    signature fields -> who is calling (403) -> may they call now (403) -> an in-flight slot
-    (403) -> the parameters (400) -> permission for the mode asked (403) -> the images (400)
-    -> their faces, on a worker (400) -> quota (403) and issue.
+    The guard: signature fields -> who is calling (403) -> may they call now (403) -> an
+    in-flight slot (403); then, within it: the parameters (400) -> permission for the mode
+    asked (403) -> the images (400) -> their faces, on a worker (400) -> quota (403) and issue.
     """
-    try:
-        sign = signature_fields(form)
-        app = api_app_authenticate(sign=sign)
-        api_app_authorize(app=app, client_ip=client_ip)
-        with concurrency_slot(app=app):
-            params = biz_token_params_parse(form, set(files.keys()))
-            _permissions_check(app=app, params=params)
-            images = reference_images_check(params=params, files=files)
-            references = references_check(params=params, images=images)
-            issued = biz_token_create(app=app, params=params, images=images,
-                                      request_id=request_id, client_ip=client_ip,
-                                      references=references)
-            return IssuedBizToken(biz_token=issued.biz_token, expires_at=issued.expires_at,
-                                  extra=references.get("extra", {}))
-    except AccessDenied as exc:
-        raise errors.authorization_error(exc.reason) from None
-    except ConcurrencyLimitExceeded:
-        raise errors.concurrency_limit_exceeded() from None
+    with guard(form=form, client_ip=client_ip, permission=None, slot=True) as app:
+        params = biz_token_params_parse(form, set(files.keys()))
+        _permissions_check(app=app, params=params)  # after the parameters: it needs the mode
+        images = reference_images_check(params=params, files=files)
+        references = references_check(params=params, images=images)
+        issued = biz_token_create(app=app, params=params, images=images,
+                                  request_id=request_id, client_ip=client_ip,
+                                  references=references)
+        return IssuedBizToken(biz_token=issued.biz_token, expires_at=issued.expires_at,
+                              extra=references.get("extra", {}))

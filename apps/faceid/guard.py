@@ -1,0 +1,67 @@
+"""The one way in for every FaceID endpoint that acts for an app (get_biz_token, verify,
+get_liveness_video): who is calling, may they, and the answer when they may not.
+
+    with guard(form=form, client_ip=ip, permission=verify_permission, slot=True) as app:
+        ...  # the endpoint's own work, for `app`
+
+In order: `sign` and `sign_version` (400, nothing else is read before the caller is known) ->
+the signature (403 INVALID_SIGN / EXPIRED_SIGN; a one-time signature is spent here) -> the app
+may call from here and now (403 API_KEY_BE_DISCONTINUED, then IP_NOT_ALLOWED) -> the
+endpoint's permission, if it names one (403) -> one of the app's in-flight slots, if the
+endpoint holds one (403 CONCURRENCY_LIMIT_EXCEEDED) -> the block. The tenants' refusals raised
+inside the block (a permission that depends on the parameters, the quota) are answered in the
+same format, so every caller's 403 is made here.
+
+What differs between the callers is a parameter, not a copy of the sequence:
+get_biz_token holds a slot and checks its permission inside the block, after its parameters
+(the permission depends on the mode asked); verify checks NO_VERIFY_PERMISSION before its slot;
+get_liveness_video reads back what verify kept: no permission of its own and no slot.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
+from apps.tenants.models import ApiApp
+from apps.tenants.services import api_app_authenticate, api_app_authorize, concurrency_slot
+
+from . import errors
+from .params import signature_fields
+
+Permission = Callable[[ApiApp], None]
+
+
+def verify_permission(app: ApiApp) -> None:
+    """The app may run liveness sessions and comparisons at all."""
+    if not app.can_verify:
+        raise AccessDenied(AccessDeniedReason.NO_VERIFY_PERMISSION)
+
+
+def data_source_permission(app: ApiApp) -> None:
+    """The app may compare against the identity data source (comparison_type 1, KYC)."""
+    if not app.can_use_data_source:
+        raise AccessDenied(AccessDeniedReason.NO_DATA_SOURCE_PERMISSION)
+
+
+@contextmanager
+def guard(*, form, client_ip: str, permission: Permission | None, slot: bool) -> Iterator[ApiApp]:
+    """Admits the signed caller and yields its app; see the module's docstring for the order.
+
+    permission: checked after the app is admitted and before the slot (None: the endpoint
+    needs none beyond being an active app calling from its allowed networks).
+    slot: hold one of the app's concurrency_limit slots for the whole block.
+    """
+    try:
+        app = api_app_authenticate(sign=signature_fields(form))
+        api_app_authorize(app=app, client_ip=client_ip)
+        if permission is not None:
+            permission(app)
+        if slot:
+            with concurrency_slot(app=app):
+                yield app
+        else:
+            yield app
+    except AccessDenied as exc:
+        raise errors.authorization_error(exc.reason) from None
+    except ConcurrencyLimitExceeded:
+        raise errors.concurrency_limit_exceeded() from None
