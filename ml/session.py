@@ -214,13 +214,13 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
         from .flash import FlashChallenge, FlashSegment, analyse_flash
 
         flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in job.flash.colours))
-        flashed = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
-        out.liveness = {"method": "flash", "reason": flashed.reason,
-                        "correlation": round(flashed.correlation, 3),
-                        "lag_ms": round(flashed.lag_ms, 1)}
-        if flashed.reason == "NO_FACE":
+        verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
+        out.liveness = {"method": "flash", "reason": verdict.reason,
+                        "correlation": round(verdict.correlation, 3),
+                        "lag_ms": round(verdict.lag_ms, 1)}
+        if verdict.reason == "NO_FACE":
             return Reason.NO_FACE
-        if not flashed.passed:
+        if not verdict.passed:
             return Reason.PRESENTATION_ATTACK
         if job.eyes_open_required:
             sample = images[:: max(1, len(images) // 6)]
