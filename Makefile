@@ -1,12 +1,13 @@
 # Two commands on a fresh machine:
 #   make run    set up .venv and run the service (SQLite, Redis, Celery worker, gunicorn)
-#   make test   set up .venv, make sure PostgreSQL and Redis answer, run every test
+#   make test   set up .venv, run `make check`, make sure PostgreSQL and Redis answer, run every test
+#   make check  ruff, then mypy with the exception list that only shrinks (scripts/typecheck.py)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup run test bench lint
+.PHONY: setup run check test bench lint
 
 setup: $(STAMP)
 
@@ -23,7 +24,12 @@ $(STAMP): pyproject.toml
 run: setup
 	$(PY) manage.py run_embedded
 
-test: setup
+# Static checks first: a failure stops `make test` before any service or test starts.
+check: setup
+	$(VENV)/bin/ruff check .
+	$(PY) scripts/typecheck.py
+
+test: check
 	scripts/ensure_services.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 

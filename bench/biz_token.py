@@ -62,7 +62,7 @@ def main() -> None:
         server = Gunicorn(env, workers)
         try:
             for concurrency in args.concurrency:
-                cpu = {}
+                cpu: dict = {}
                 figures = run_load(server.port, request, concurrency=concurrency,
                                    duration=args.seconds,
                                    on_measure_start=lambda cpu=cpu, server=server: cpu.update(

@@ -53,7 +53,10 @@ def dlib_model() -> Path:
     if hashlib.sha256(archive.read_bytes()).hexdigest() != ARCHIVE_SHA256:
         raise SystemExit(f"{archive}: unexpected SHA-256")
     with tarfile.open(archive) as tar:
-        target.write_bytes(tar.extractfile(MODEL_MEMBER).read())
+        member = tar.extractfile(MODEL_MEMBER)
+        if member is None:
+            raise SystemExit(f"{archive}: {MODEL_MEMBER} is not a file")
+        target.write_bytes(member.read())
     return target
 
 

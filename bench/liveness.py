@@ -70,6 +70,7 @@ def main() -> None:
     face = detector.detect(rgb)[0]
     mesher = FaceMesher()
     base = mesher.landmarks(rgb, face)
+    assert base is not None, "FaceMesh found no landmarks on the bench photo"
     script = [("blink", 200, 300), ("turn_left", 600, 800), ("mouth_open", 1500, 400)]
     marks, mark_times = landmark_clip(base, script, duration_ms=2000, seed=1)
     marks, mark_times = marks[:30], mark_times[:30]
@@ -78,6 +79,7 @@ def main() -> None:
     portrait, _ = portrait_frame(rgb, face.box)
     portrait_face = detector.detect(portrait)[0]
     portrait_marks = mesher.landmarks(portrait, portrait_face)
+    assert portrait_marks is not None, "FaceMesh found no landmarks on the bench portrait"
     head = HeadModel(portrait, portrait_marks)
     clip, clip_times = render_action_clip(portrait, portrait_marks, script, duration_ms=2000,
                                           seed=1)

@@ -66,6 +66,7 @@ def worker_memory_mib() -> dict:
         [sys.executable, "-m", "celery", "-A", "liveness_project", "worker",
          "--concurrency=1", "--loglevel=INFO", "--hostname=bench-perception@%h"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert worker.stdout is not None  # stdout=PIPE
     try:
         deadline = time.monotonic() + 180
         for line in worker.stdout:

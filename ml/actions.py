@@ -112,7 +112,7 @@ def mouth_aspect_ratio(points: np.ndarray) -> float:
     """Inner lips' gap over the mouth's width, both in 3-D (FaceMesh's z): a turned head does
     not foreshorten the width, so turning does not inflate it as the 2-D ratio does."""
     top, bottom, left, right = (points[i] for i in MOUTH_INNER)
-    return float(np.linalg.norm(top - bottom) / max(np.linalg.norm(left - right), 1e-6))
+    return float(np.linalg.norm(top - bottom) / max(float(np.linalg.norm(left - right)), 1e-6))
 
 
 def inter_ocular(points: np.ndarray) -> float:

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model = perception().embedder.name
     faces = embeddings_by_identity(args.photos, json.loads(args.identities.read_text()))
-    impostors, genuine = [], []
+    impostors: list[float] = []
+    genuine: list[float] = []
     for (who_a, a), (who_b, b) in itertools.combinations(faces, 2):
         (genuine if who_a == who_b else impostors).append(cosine(a, b))
     thresholds = thresholds_from(impostors, model)

@@ -68,7 +68,7 @@ def vary(kind: str, rgb: np.ndarray, box, rng: np.random.Generator) -> np.ndarra
         return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
     if kind == "motion_blur":
         length = int(rng.integers(3, 10))
-        kernel = np.zeros((length, length), np.float32)
+        kernel: np.ndarray = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5),
                                            rng.uniform(0, 180), 1.0)

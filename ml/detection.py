@@ -88,7 +88,7 @@ class FaceDetector:
         image = Image.fromarray(rgb)
         if scale < 1.0:
             image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))),
-                                 Image.BILINEAR)
+                                 Image.Resampling.BILINEAR)
         if min(image.size) < self._mtcnn.min_face_size:
             # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
             return []
@@ -102,7 +102,8 @@ class FaceDetector:
                 continue
             box = np.asarray(box, dtype=float) / scale
             pts = np.asarray(pts, dtype=float) / scale
-            faces.append(Face(box=tuple(float(v) for v in box), score=float(prob),
+            x1, y1, x2, y2 = (float(v) for v in box)
+            faces.append(Face(box=(x1, y1, x2, y2), score=float(prob),
                               landmarks=tuple((float(x), float(y)) for x, y in pts)))
         return sorted(faces, key=lambda f: f.area, reverse=True)
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .pad_data import face_portraits, pad_set
 
 def pad_figures(scores: np.ndarray, labels: list[str], threshold: float) -> dict:
     live = scores[np.array(labels) == "live"]
-    figures = {"threshold": threshold, "bona_fide": int(len(live)),
+    figures: dict[str, Any] = {"threshold": threshold, "bona_fide": int(len(live)),
                "bpcer": round(float((live < threshold).mean()), 4) if len(live) else None,
                "apcer": {}}
     for species in PAD_CLASSES[1:]:
@@ -126,8 +127,8 @@ def check_pass_rates(faces_dir: Path, seed: int) -> dict:
     from .simulator.head import render_action_clip
 
     detector, mesher = perception().detector, FaceMesher()
-    flash = {s: [] for s in SCENARIOS}
-    action = {"live": [], "print": []}
+    flash: dict[str, list] = {s: [] for s in SCENARIOS}
+    action: dict[str, list] = {"live": [], "print": []}
     script = [("blink", 200, 350), ("turn_left", 700, 1000), ("mouth_open", 1900, 600)]
     for label, frame, box in face_portraits(faces_dir):
         item = zlib.crc32(f"{seed}/{label}".encode())

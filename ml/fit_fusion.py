@@ -23,7 +23,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,9 +181,11 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
     """BPCER (real photos, live renders), APCER per species, for the decision and each member
     at its authors' threshold; undetected presentations are listed apart."""
     found = [r for r in rows if r["face"]]
-    out = {"presentations": len(rows), "no_face": sum(not r["face"] for r in rows)}
-    deciders = {"decision": lambda r: fusion.probability(feature_vector(
-        r["margins"], r["contexts"], r["own_live"])) >= fusion.threshold()}
+    out: dict[str, Any] = {"presentations": len(rows),
+                           "no_face": sum(not r["face"] for r in rows)}
+    deciders: dict[str, Callable[[dict], bool]] = {
+        "decision": lambda r: fusion.probability(feature_vector(
+            r["margins"], r["contexts"], r["own_live"])) >= fusion.threshold()}
     for name in REAL_MEMBERS:
         deciders[name] = lambda r, name=name: r["margins"][name] > 0
     deciders["own"] = lambda r: r["own_live"] >= 0.5
@@ -195,12 +199,13 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
         real = [r for r in found if r["group"] == "real"]
         tight = [r for r in real if r["variation"] == "tight_crop"]
         renders = [r for r in found if r["group"] == "render"]
-        figures = {"bpcer_real": rate(real, decide, False),
-                   "bpcer_tight_crops": rate(tight, decide, False),
-                   "bpcer_live_renders": rate([r for r in renders if r["species"] == "live"],
-                                              decide, False),
-                   "apcer": {s: rate([r for r in renders if r["species"] == s], decide, True)
-                             for s in ATTACK_SPECIES}}
+        figures: dict[str, Any] = {
+            "bpcer_real": rate(real, decide, False),
+            "bpcer_tight_crops": rate(tight, decide, False),
+            "bpcer_live_renders": rate([r for r in renders if r["species"] == "live"],
+                                       decide, False),
+            "apcer": {s: rate([r for r in renders if r["species"] == s], decide, True)
+                      for s in ATTACK_SPECIES}}
         samples = {r["source"]: decide(r) for r in found if r["group"] == "sample"}
         if samples:
             figures["samples_called_live"] = samples

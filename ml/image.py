@@ -9,8 +9,8 @@ from PIL import Image, ImageOps
 
 def load_rgb(source: bytes | str | Path) -> np.ndarray:
     stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-    with stream, Image.open(stream) as image:
-        image = ImageOps.exif_transpose(image)
+    with stream, Image.open(stream) as opened:
+        image = ImageOps.exif_transpose(opened)
         return np.asarray(image.convert("RGB"))
 
 

@@ -64,7 +64,7 @@ def _region_masks() -> dict[str, np.ndarray]:
     masks = {}
     for region, ((cx, cy), (ax, ay)) in _ELLIPSES.items():
         mask = np.zeros((side, side), np.uint8)
-        cv2.ellipse(mask, (int(cx + MARGIN), int(cy + MARGIN)), (ax, ay), 0, 0, 360, 1, -1)
+        cv2.ellipse(mask, (int(cx + MARGIN), int(cy + MARGIN)), (ax, ay), 0, 0, 360, (1,), -1)
         masks[region] = mask.astype(bool)
     return masks
 

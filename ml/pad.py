@@ -31,8 +31,8 @@ def pad_crop(rgb: np.ndarray, box, *, size: int = INPUT_SIZE,
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * scale
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    matrix = np.float32([[size / side, 0, size / 2 - cx * size / side],
-                         [0, size / side, size / 2 - cy * size / side]])
+    matrix = np.array([[size / side, 0, size / 2 - cx * size / side],
+                       [0, size / side, size / 2 - cy * size / side]], np.float32)
     return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_AREA,
                           borderMode=cv2.BORDER_REPLICATE)
 

@@ -253,8 +253,8 @@ class DTNMember:
                            context)
 
 
-LOADERS = {"silent_face": SilentFaceMember, "celeba_spoof": CelebASpoofMember,
-           "hyperfas": HyperFASMember, "dtn": DTNMember}
+LOADERS: dict[str, type[SilentFaceMember | _OnnxMember | DTNMember]] = {
+    "silent_face": SilentFaceMember, "celeba_spoof": CelebASpoofMember, "hyperfas": HyperFASMember, "dtn": DTNMember}
 
 
 def load_members(names=MEMBERS) -> dict:

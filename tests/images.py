@@ -38,7 +38,7 @@ PHOTOS = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixture
 def face_image(name: str = "obama.jpg", fmt: str = "JPEG", width: int = 400) -> bytes:
     """A real face photo (fixtures/photos, fetched by `make setup`), resized and re-encoded."""
     photo = Image.open(PHOTOS / name).convert("RGB")
-    photo = photo.resize((width, round(photo.height * width / photo.width)), Image.LANCZOS)
+    photo = photo.resize((width, round(photo.height * width / photo.width)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     photo.save(buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return buffer.getvalue()

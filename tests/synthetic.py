@@ -39,7 +39,9 @@ def cartoonised(rgb: np.ndarray, colours: int = 6) -> np.ndarray:
         smooth = cv2.bilateralFilter(smooth, 9, 75, 75)
     data = smooth.reshape(-1, 3).astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, labels, centres = cv2.kmeans(data, colours, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    # cv2's stubs want an array for bestLabels; the binding takes None (no initial labels)
+    _, labels, centres = cv2.kmeans(data, colours, None, criteria, 2,  # type: ignore[call-overload]
+                                    cv2.KMEANS_PP_CENTERS)
     flat = centres.astype(np.uint8)[labels.flatten()].reshape(rgb.shape)
     edges = cv2.adaptiveThreshold(cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7), 255,
                                   cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 2)
@@ -65,7 +67,7 @@ def with_mask(rgb: np.ndarray, face: Face, texture: np.ndarray) -> np.ndarray:
     x1, y1 = min(x + w, rgb.shape[1]), min(y + h, rgb.shape[0])
     patch = cv2.resize(texture, (w, h))[y0 - y:y1 - y, x0 - x:x1 - x]
     mask = np.zeros(rgb.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [outline], 1)
+    cv2.fillPoly(mask, [outline], (1,))
     region = mask[y0:y1, x0:x1].astype(bool)
     out[y0:y1, x0:x1][region] = patch[region]
     return out

@@ -48,7 +48,7 @@ def small_face_jpeg() -> bytes:
     """obama.jpg at 0.18 scale on a grey canvas: the face is found (43 px) but its eyes are 19
     px apart, under the 20 px the attribute models need."""
     photo = Image.open(io.BytesIO(photo_bytes())).convert("RGB")
-    small = photo.resize((round(photo.width * 0.18), round(photo.height * 0.18)), Image.LANCZOS)
+    small = photo.resize((round(photo.width * 0.18), round(photo.height * 0.18)), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (640, 480), (120, 120, 120))
     canvas.paste(small, (0, 0))
     buffer = io.BytesIO()

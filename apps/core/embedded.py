@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class EmbeddedStack:
     probe_redis_port: int = 6379
     own_redis_port: int = 6390
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    log: callable = print
+    log: Callable[[str], None] = print
 
     def resolve_redis_url(self) -> str:
         """REDIS_URL if set; else a Redis answering on the default port; else our own."""

@@ -62,7 +62,7 @@ def address_check(host: str, port: int, allowed_networks: str) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve {host!r}: {exc}") from exc
-    addresses = [info[4][0].split("%")[0] for info in infos]
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
     if not addresses:
         raise FetchError(f"{host!r} has no address")
     for text in addresses:

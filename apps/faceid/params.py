@@ -107,9 +107,9 @@ def _option(form, key: str, liveness_type: str) -> int | str:
         if raw not in accepted:
             raise bad_argument(key)
         return raw
-    low, high, default = _INT_RANGES[key]
+    low, high, int_default = _INT_RANGES[key]
     if raw == "":
-        return default if default is not None else _LIVENESS_TIMEOUT_DEFAULT[liveness_type]
+        return int_default if int_default is not None else _LIVENESS_TIMEOUT_DEFAULT[liveness_type]
     if not _INTEGER.fullmatch(raw) or not low <= int(raw) <= high:
         raise bad_argument(key)
     return int(raw)

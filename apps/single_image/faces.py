@@ -16,7 +16,7 @@ def largest_face(analysis: dict, *, need_analysable: bool = False) -> dict:
 def attack_species(face: dict) -> str:
     """The most probable attack class of the PAD model ("" when it has none)."""
     attacks = {k: v for k, v in face["pad"]["probabilities"].items() if k != "live"}
-    return max(attacks, key=attacks.get) if attacks else ""
+    return max(attacks, key=lambda k: attacks[k]) if attacks else ""
 
 
 def synthetic_probability(face: dict) -> float:

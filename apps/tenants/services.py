@@ -176,7 +176,9 @@ def api_app_rate_check(*, app: ApiApp, now: float | None = None) -> None:
     key = redis_key("rate", str(app.pk), str(minute))
     client = redis_client()
     with client.pipeline() as pipe:
-        count, _ = pipe.incr(key).expire(key, 120).execute()
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count, _ = pipe.execute()
     if count > app.rate_limit_per_minute:
         raise RateLimited()
 

@@ -12,6 +12,8 @@ size that a camera would capture of the attack:
 Limits: textures are modelled, not measured from real attacks (docs/LIVENESS.md).
 """
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -28,10 +30,12 @@ def _tilted(image: np.ndarray, rng: np.random.Generator, background: np.ndarray,
     """The flat object (with a border) seen at an angle in front of `background`."""
     height, width = image.shape[:2]
     framed = cv2.copyMakeBorder(image, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=border)
-    corners = np.float32([[0, 0], [width + 24, 0], [width + 24, height + 24], [0, height + 24]])
+    corners = np.array([[0, 0], [width + 24, 0], [width + 24, height + 24], [0, height + 24]],
+                       np.float32)
     jitter = rng.uniform(-max_shift, max_shift, (4, 2)).astype(np.float32)
-    target = np.float32([[-6, -6], [width + 6, -6], [width + 6, height + 6], [-6, height + 6]])
-    matrix = cv2.getPerspectiveTransform(corners, target + jitter * np.float32([width, height]))
+    target = np.array([[-6, -6], [width + 6, -6], [width + 6, height + 6], [-6, height + 6]],
+                      np.float32)
+    matrix = cv2.getPerspectiveTransform(corners, target + jitter * np.array([width, height], np.float32))
     mask = cv2.warpPerspective(np.ones(framed.shape[:2], np.uint8), matrix, (width, height))
     warped = cv2.warpPerspective(framed, matrix, (width, height))
     return np.where(mask[..., None] > 0, warped, background)
@@ -65,7 +69,7 @@ def replay_attack(frame: np.ndarray, box, rng: np.random.Generator) -> np.ndarra
     height, width = frame.shape[:2]
     image = frame.astype(np.float32) / 255.0
     image = image ** rng.uniform(1.1, 1.4)                            # screen gamma
-    image *= np.float32([0.9, 0.96, 1.08])                            # cold, blue-ish white
+    image *= np.array([0.9, 0.96, 1.08], np.float32)                  # cold, blue-ish white
     pitch = rng.uniform(2.6, 3.4)                                     # sub-pixel stripes seen
     angle = rng.uniform(-0.08, 0.08)                                  # slightly off-axis: moiré
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -89,7 +93,7 @@ def mask_attack(frame: np.ndarray, box, rng: np.random.Generator,
     x1, y1, x2, y2 = box
     mask = np.zeros((height, width), np.uint8)
     cv2.ellipse(mask, (int((x1 + x2) / 2), int((y1 + y2) / 2)),
-                (int((x2 - x1) * 0.62), int((y2 - y1) * 0.72)), 0, 0, 360, 1, -1)
+                (int((x2 - x1) * 0.62), int((y2 - y1) * 0.72)), 0, 0, 360, (1,), -1)
     if scene is None:
         scene = cv2.GaussianBlur(np.roll(frame, width // 2, axis=1), (0, 0), 6)
     shadow = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 6)[..., None]
@@ -112,7 +116,7 @@ def render_attack(species: str, frame: np.ndarray, box, *, seed: int) -> np.ndar
     rng = np.random.default_rng(seed)
     if species == "live":
         return _camera(frame, rng)
-    attacks = {"print": print_attack, "replay": replay_attack, "mask": mask_attack,
+    attacks: dict[str, Callable[..., np.ndarray]] = {"print": print_attack, "replay": replay_attack, "mask": mask_attack,
                "blend": blend_attack}
     if species not in attacks:
         raise ValueError(f"unknown species {species!r}; one of {SPECIES}")

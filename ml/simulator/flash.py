@@ -33,7 +33,7 @@ def _fit(photo: np.ndarray, box: tuple[float, ...], max_side: int) -> tuple[np.n
     return photo, tuple(v * scale for v in box)
 
 
-def _face_weight(shape: tuple[int, int], box: tuple[float, ...]) -> np.ndarray:
+def _face_weight(shape: tuple[int, ...], box: tuple[float, ...]) -> np.ndarray:
     height, width = shape
     x1, y1, x2, y2 = box
     cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * 0.75, (y2 - y1) * 0.8

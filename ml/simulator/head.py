@@ -156,7 +156,7 @@ class HeadModel:
         destination = posed[self.triangles, :2]  # (T, 3, 2)
         for index in np.argsort(-depth):
             cv2.fillConvexPoly(owner, np.round(destination[index] * 16).astype(np.int32),
-                               int(index), cv2.LINE_8, 4)
+                               (int(index),), cv2.LINE_8, 4)
         map_x, map_y = np.meshgrid(np.arange(width, dtype=np.float32),
                                    np.arange(height, dtype=np.float32))
         ys, xs = np.nonzero(owner >= 0)

@@ -137,7 +137,7 @@ def _delaunay(points: np.ndarray) -> np.ndarray:
 
     subdiv = cv2.Subdiv2D((-1, -1, WIDTH + 2, HEIGHT + 2))
     index = {}
-    for i, (x, y) in enumerate(np.float32(points)):
+    for i, (x, y) in enumerate(points.astype(np.float32)):
         key = (float(x), float(y))
         if key not in index:
             index[key] = i
@@ -160,7 +160,7 @@ class _PiecewiseAffine:
         owner = np.full((HEIGHT, WIDTH), -1, np.int32)
         corners = destination[triangles]                               # (T, 3, 2)
         for index, triangle in enumerate(corners):
-            cv2.fillConvexPoly(owner, np.round(triangle * 16).astype(np.int32), int(index),
+            cv2.fillConvexPoly(owner, np.round(triangle * 16).astype(np.int32), (int(index),),
                                cv2.LINE_8, 4)
         ys, xs = np.nonzero(owner >= 0)
         tri = owner[ys, xs]
@@ -188,8 +188,8 @@ def _polygon_mask(points: np.ndarray, shrink: float, feather: float) -> np.ndarr
 
     centre = points.mean(axis=0)
     polygon = centre + (points - centre) * shrink
-    mask = np.zeros((HEIGHT, WIDTH), np.float32)
-    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    mask: np.ndarray = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], (1.0,), cv2.LINE_AA, 4)
     if feather > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), feather)
     return mask
@@ -239,7 +239,7 @@ def _skin_region(points: np.ndarray) -> np.ndarray:
                    points[MESH_POINTS.index(LEFT_PUPIL), :2]):
         radius = int(0.22 * np.hypot(*(points[MESH_POINTS.index(RIGHT_PUPIL), :2]
                                        - points[MESH_POINTS.index(LEFT_PUPIL), :2])))
-        cv2.circle(mask, tuple(int(v) for v in centre), radius, 0.0, -1)
+        cv2.circle(mask, tuple(int(v) for v in centre), radius, (0.0,), -1)
     return np.clip(mask, 0, 1)
 
 
@@ -446,7 +446,7 @@ def _vary(image: np.ndarray, mean: np.ndarray, rng: np.random.Generator,
     ramp = ((xs - WIDTH / 2) * np.cos(angle) + (ys - HEIGHT / 2) * np.sin(angle)) / WIDTH
     gain = (1 + rng.uniform(0, 0.5) * ramp) * rng.uniform(0.85, 1.15)
     balance = rng.uniform(0.93, 1.07, 3).astype(np.float32)
-    out = rgb.astype(np.float32) * gain[..., None] * balance
+    out: np.ndarray = rgb.astype(np.float32) * gain[..., None] * balance
     # framing: a little zoom, shift and roll (the face stays in frame)
     scale = rng.uniform(1.0, 1.12)
     centre = (WIDTH / 2 + rng.uniform(-15, 15), HEIGHT / 2 + rng.uniform(-15, 15))
