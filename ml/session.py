@@ -193,41 +193,53 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
     pipeline = perception()
     if job.check == LivenessCheck.STILL:
         out.liveness = {"method": "passive PAD on the best frame"}
+        assert out.best_frame is not None          # chosen before any liveness check
         best_image = images[out.best_frame["index"]]
         if job.eyes_open_required and not _eyes_open_somewhere([best_image], [analysed.face],
                                                                pipeline.mesher):
             return Reason.EYES_CLOSED
         return None if attack_passed else Reason.PRESENTATION_ATTACK
     if job.check == LivenessCheck.ACTIONS:
-        from .actions import analyse_action_clip
-
-        verdict = analyse_action_clip(
-            images, times_ms, list(job.actions.actions), timeout_ms=job.actions.timeout_ms,
-            eyes_open_required=job.eyes_open_required,
-            face_replace_check=job.face_replace_check,
-            detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder)
-        out.liveness = {"method": "actions", "reason": verdict.reason,
-                        "planarity": verdict.planarity,
-                        "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
-        return None if verdict.passed else ACTION_REASONS[verdict.reason]
+        return _actions_liveness(job, images, times_ms, out, pipeline)
     if job.check == LivenessCheck.FLASH:
-        from .flash import FlashChallenge, FlashSegment, analyse_flash
-
-        flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in job.flash.colours))
-        verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
-        out.liveness = {"method": "flash", "reason": verdict.reason,
-                        "correlation": round(verdict.correlation, 3),
-                        "lag_ms": round(verdict.lag_ms, 1)}
-        if verdict.reason == "NO_FACE":
-            return Reason.NO_FACE
-        if not verdict.passed:
-            return Reason.PRESENTATION_ATTACK
-        if job.eyes_open_required:
-            sample = images[:: max(1, len(images) // 6)]
-            if not _eyes_open_somewhere(sample, [analysed.face] * len(sample), pipeline.mesher):
-                return Reason.EYES_CLOSED
-        return None
+        return _flash_liveness(job, images, times_ms, analysed, out, pipeline)
     raise ValueError(f"no liveness check for {job.check!r}")
+
+
+def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
+                      pipeline) -> Reason | None:
+    from .actions import analyse_action_clip
+
+    assert job.actions is not None                 # VerifyJob refuses an actions job without
+    verdict = analyse_action_clip(
+        images, times_ms, list(job.actions.actions), timeout_ms=job.actions.timeout_ms,
+        eyes_open_required=job.eyes_open_required, face_replace_check=job.face_replace_check,
+        detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder)
+    out.liveness = {"method": "actions", "reason": verdict.reason,
+                    "planarity": verdict.planarity,
+                    "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
+    return None if verdict.passed else ACTION_REASONS[verdict.reason]
+
+
+def _flash_liveness(job: VerifyJob, images, times_ms, analysed, out: VerifyResult,
+                    pipeline) -> Reason | None:
+    from .flash import FlashChallenge, FlashSegment, analyse_flash
+
+    assert job.flash is not None                   # VerifyJob refuses a flash job without
+    flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in job.flash.colours))
+    verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
+    out.liveness = {"method": "flash", "reason": verdict.reason,
+                    "correlation": round(verdict.correlation, 3),
+                    "lag_ms": round(verdict.lag_ms, 1)}
+    if verdict.reason == "NO_FACE":
+        return Reason.NO_FACE
+    if not verdict.passed:
+        return Reason.PRESENTATION_ATTACK
+    if job.eyes_open_required:
+        sample = images[:: max(1, len(images) // 6)]
+        if not _eyes_open_somewhere(sample, [analysed.face] * len(sample), pipeline.mesher):
+            return Reason.EYES_CLOSED
+    return None
 
 
 def photos_embed(photos: dict[str, bytes]) -> tuple[dict[str, list[float]], Reason | None]:

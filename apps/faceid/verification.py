@@ -133,7 +133,8 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
     if consumed is None:    # another verify of this token got there first
         return _answer("BIZ_TOKEN_DENIED", biz_no="")
     BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=datetime.now(UTC))
-    if payload is not None and time.time() > consumed.challenge["verify_by"]:
+    if payload is not None and consumed.challenge is not None and (
+            time.time() > consumed.challenge["verify_by"]):
         return _finish(app, consumed, request_id, started, "LIVING_OVERTIME")
 
     job = _job(consumed, payload)
@@ -142,6 +143,7 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         found = identity_lookup(name=idcard["name"], id_number=idcard["number"])
         if found.status != LookupStatus.FOUND:
             return _finish(app, consumed, request_id, started, found.status.value)
+        assert found.photo is not None      # FOUND always carries the photo
         job = replace(job, photos={"idcard": found.photo})
     try:
         result = verification_analyse(job, biz_token=biz_token)
