@@ -17,6 +17,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from apps.core.embedded import free_port  # noqa: E402  (plain Python: no Django set up)
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -57,12 +61,6 @@ def redis_keys_remove(env: dict[str, str]) -> None:
 def manage(env: dict[str, str], *args: str) -> str:
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True,
                           capture_output=True, text=True).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gunicorn:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACTIONS = ("blink", "mouth_open", "turn_left", "turn_right", "nod", "shake")
+from .jobs import ACTIONS
 
 # FaceMesh canonical indices.
 RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)   # corner, upper, upper, corner, lower, lower
@@ -291,20 +291,15 @@ MIN_FRAMES_WITH_FACE = 0.7
 
 
 def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
-                        timeout_ms: float, eyes_open_required: bool = False,
-                        face_replace_check: bool = False, detector=None, mesher=None,
-                        embedder=None) -> ActionVerdict:
+                        timeout_ms: float, detector, mesher, eyes_open_required: bool = False,
+                        face_replace_check: bool = False, embedder=None) -> ActionVerdict:
     """Images in, verdict out: the face is found on the first frame (MTCNN) and FaceMesh reads
     every frame around it; frames where it finds no face are left out. NO_FACE when
     it finds the face in under 70 % of the frames; with face_replace_check, FACE_REPLACED
-    when the person changes during the clip (ml/consistency.py)."""
-    if detector is None or mesher is None or (face_replace_check and embedder is None):
-        from .mesh import FaceMesher
-        from .pipeline import perception
-
-        detector = detector or perception().detector
-        mesher = mesher or FaceMesher()
-        embedder = embedder or perception().embedder
+    when the person changes during the clip (ml/consistency.py). The models are the caller's
+    (the process's one perception pipeline): this module builds none of its own."""
+    if face_replace_check and embedder is None:
+        raise ValueError("face_replace_check needs the embedder")
     faces = detector.detect(frames[0])
     if not faces:
         return ActionVerdict(False, "NO_FACE", (), 0.0)

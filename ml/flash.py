@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PALETTE = {
-    "red": (255, 40, 40), "green": (40, 255, 40), "blue": (40, 40, 255),
-    "yellow": (255, 255, 40), "magenta": (255, 40, 255), "cyan": (40, 255, 255),
-}
+from .jobs import FLASH_COLOURS, flash_sequence_new
+
+# The screen's RGB for each colour a challenge may name (ml/jobs.py FLASH_COLOURS, in order).
+PALETTE = dict(zip(FLASH_COLOURS, ((255, 40, 40), (40, 255, 40), (40, 40, 255),
+                                   (255, 255, 40), (255, 40, 255), (40, 255, 255)), strict=True))
 MAX_LAG_MS = 1000
 LAG_TOLERANCE_MS = 250
 MIN_CORRELATION = 0.6
@@ -63,15 +64,11 @@ class FlashChallenge:
 
 def flash_challenge_new(rng: np.random.Generator, *, count: int = 6, min_ms: int = 350,
                         max_ms: int = 650) -> FlashChallenge:
-    """A random sequence of distinct consecutive colours with random durations."""
-    names = list(PALETTE)
-    segments, start, previous = [], 0, None
-    for _ in range(count):
-        colour = str(rng.choice([n for n in names if n != previous]))
-        length = int(rng.integers(min_ms, max_ms + 1))
-        segments.append(FlashSegment(colour, start, start + length))
-        start, previous = start + length, colour
-    return FlashChallenge(tuple(segments))
+    """A seeded challenge (simulations, tests) from the one generator the web also uses
+    (ml/jobs.py flash_sequence_new, there with `secrets`)."""
+    sequence = flash_sequence_new(lambda n: int(rng.integers(n)), count=count, min_ms=min_ms,
+                                  max_ms=max_ms)
+    return FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in sequence.colours))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,16 @@ contract's result names and codes (apps/faceid/results.py, one table).
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+
+# What a challenge may ask, by the names the analysers know (ml/actions.py, ml/flash.py).
+ACTIONS = ("blink", "mouth_open", "turn_left", "turn_right", "nod", "shake")
+# Only a head that turns shows whether its landmarks move like a face in depth or like a printed
+# plane (ml/actions.py): every action challenge holds at least one of these.
+POSE_ACTIONS = ("turn_left", "turn_right", "nod", "shake")
+FLASH_COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
 
 FAR_LEVELS = ("1e-3", "1e-4", "1e-5", "1e-6")   # the comparison's false-accept operating points
 PAD_LEVELS = (1, 2, 3, 4)                         # the passive decision's, lenient to strict
@@ -50,6 +58,22 @@ class ActionChallenge:
 @dataclass(frozen=True)
 class FlashSequence:
     colours: tuple[tuple[str, int, int], ...]   # (ml/flash.py PALETTE name, start ms, end ms)
+
+
+def flash_sequence_new(randbelow: Callable[[int], int], *, count: int = 6, min_ms: int = 350,
+                       max_ms: int = 650) -> FlashSequence:
+    """A random sequence of `count` colours, no colour twice in a row, each shown a random
+    min_ms..max_ms. `randbelow(n)` draws an integer in [0, n): `secrets.randbelow` for a real
+    challenge (the web), a seeded generator's for simulations and tests."""
+    colours: list[tuple[str, int, int]] = []
+    start, previous = 0, None
+    for _ in range(count):
+        choices = [c for c in FLASH_COLOURS if c != previous]
+        colour = choices[randbelow(len(choices))]
+        length = min_ms + randbelow(max_ms - min_ms + 1)
+        colours.append((colour, start, start + length))
+        start, previous = start + length, colour
+    return FlashSequence(tuple(colours))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from apps.core.embedded import free_port
 from apps.core.redis import redis_client
 from apps.tenants.services import api_app_create
 
@@ -20,12 +20,6 @@ from .vendor_client import vendor_sign
 
 REPO = Path(__file__).resolve().parent.parent
 GET_BIZ_TOKEN = "/faceid/v3/sdk/get_biz_token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:

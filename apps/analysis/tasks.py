@@ -8,12 +8,11 @@ is delivered again (acks_late, reject_on_worker_lost) and finds its input.
 
 import base64
 import json
-import os
 from typing import cast
 
 from celery import shared_task
 
-from apps.core.redis import redis_client, redis_key
+from apps.core.redis import redis_client
 
 
 class ImageGone(Exception):
@@ -51,11 +50,9 @@ def references(job_key: str) -> dict:
 @shared_task(name="analysis.verify")
 def verify(job_key: str, biz_token: str = "") -> dict:
     """verify's model work: load the typed job, run ml's one entry point, return its result
-    (ml/jobs.py, ml/session.py)."""
+    (ml/jobs.py, ml/session.py). `biz_token` is not needed for the work: it names the session
+    in the worker's own view of its tasks (`celery inspect active`), for operations."""
     from ml.jobs import VerifyJob
     from ml.session import session_verify
 
-    job = VerifyJob.from_json(_job(job_key))
-    # Visible while it runs (operations, and the redelivery test): which process has it.
-    redis_client().set(redis_key("verify-running", biz_token), os.getpid(), ex=300)
-    return session_verify(job).as_dict()
+    return session_verify(VerifyJob.from_json(_job(job_key))).as_dict()

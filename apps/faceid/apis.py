@@ -1,7 +1,6 @@
 """FaceID surface views: thin, and every answer in the vendor's shape."""
 
 import logging
-import time
 
 from django.core.exceptions import SuspiciousOperation
 from redis.exceptions import RedisError
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from apps.core.metrics import FACEID_ERRORS
 from apps.core.net import client_ip
+from apps.core.request_context import elapsed_ms
 
 from . import errors
 from .errors import FaceIdError
@@ -22,8 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _time_used_ms(request) -> int:
-    started = getattr(request, "started_at", None)
-    return int((time.perf_counter() - started) * 1000) if started else 0
+    return elapsed_ms(getattr(request, "started_at", None))
 
 
 class FaceIdApi(APIView):

@@ -1,26 +1,19 @@
 """What the SDK must show or do in a session: made when the SDK starts (POST .../sdk/start).
 
-The web makes challenges with `secrets` (no model code); the names are the analysers' own
-(ml/actions.py ACTIONS, ml/flash.py PALETTE) and a test keeps them in step.
+The web draws challenges with `secrets`; the vocabulary (actions, colours) and the flash
+sequence generator are the analysers' own (ml/jobs.py, standard library only: no model code).
 """
 
 import secrets
 import time
 import uuid
 
-ACTIONS = ("blink", "mouth_open", "turn_left", "turn_right", "nod", "shake")
-# Every action challenge holds at least one of these: only a head that turns shows whether
-# its landmarks move like a face in depth or like a printed plane (ml/actions.py).
-POSE_ACTIONS = ("turn_left", "turn_right", "nod", "shake")
-COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
+from ml.jobs import ACTIONS, POSE_ACTIONS, flash_sequence_new
+
 FLASH_SEGMENTS = 6
 FLASH_SEGMENT_MS = (350, 650)
 # After the capture's own time, how long the SDK has to upload and the server to be called.
 VERIFY_GRACE_SECONDS = 600
-
-
-def _randint(low: int, high: int) -> int:
-    return low + secrets.randbelow(high - low + 1)
 
 
 def challenge_new(meta: dict) -> dict:
@@ -50,13 +43,9 @@ def challenge_new(meta: dict) -> dict:
         challenge.update(actions=actions, action_timeout_s=challenge["liveness_timeout_s"])
         capture_s = count * challenge["liveness_timeout_s"]
     elif liveness_type == "flash":
-        segments, start, previous = [], 0, None
-        for _ in range(FLASH_SEGMENTS):
-            colour = secrets.choice([c for c in COLOURS if c != previous])
-            length = _randint(*FLASH_SEGMENT_MS)
-            segments.append([colour, start, start + length])
-            start, previous = start + length, colour
-        challenge.update(colours=segments,
+        sequence = flash_sequence_new(secrets.randbelow, count=FLASH_SEGMENTS,
+                                      min_ms=FLASH_SEGMENT_MS[0], max_ms=FLASH_SEGMENT_MS[1])
+        challenge.update(colours=[list(segment) for segment in sequence.colours],
                          flash_timeout_s=int(options.get("flash_liveness_timeout", 120)))
         capture_s = challenge["flash_timeout_s"]
     else:

@@ -35,10 +35,6 @@ def package_key(biz_token: str, challenge_id: str) -> bytes:
     return hmac.new(master, f"{biz_token}|{challenge_id}".encode(), hashlib.sha256).digest()
 
 
-def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
 def _unb64url(data: bytes) -> bytes:
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 

@@ -49,7 +49,6 @@ _OPTIONAL_ORDER = (
     "multi_oriented_detection", "liveness_level", "maximum_brightness", "get_liveness_video",
     "device_risk", "multiple_faces_detection",
 )
-IMAGE_PARAMS = ("image_ref1", "image_ref2", "image")
 
 _INTEGER = re.compile(r"\d{1,9}")
 _ID_NUMBER = re.compile(r"\d{17}[\dX]")

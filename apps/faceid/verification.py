@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from apps.analysis.services import AnalysisUnavailable, verification_analyse
 from apps.core.crypto import encrypt_bytes, keyed_digest
 from apps.core.metrics import VERIFICATIONS
+from apps.core.request_context import elapsed_ms
 from apps.identity.sources import LookupStatus, identity_lookup
 from apps.tenants.error_codes import AccessDeniedReason
 from apps.tenants.models import ApiApp
@@ -200,7 +201,7 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                                      "result": not attack["passed"]}
         if best is not None:
             body["images"] = {"image_best": best["jpeg"]}
-    time_used = int((time.perf_counter() - started) * 1000)
+    time_used = elapsed_ms(started)
     try:
         with transaction.atomic():
             record = VerificationRecord.objects.create(

@@ -10,12 +10,12 @@ docs/SINGLE_IMAGE.md.
 import hashlib
 import hmac
 import json
-import time
 import uuid
 
 from django.conf import settings
 
 from apps.core.fetch import FetchError, FetchLimits, FetchTooLarge, fetch_url
+from apps.core.request_context import elapsed_ms
 from apps.tenants.models import ApiApp
 from apps.tenants.services import api_app_secret
 
@@ -62,10 +62,6 @@ class Contract:
     def refuse(self, failure: Failure, parsed: Parsed, incoming: Incoming,
                started: float) -> tuple[int, dict]:
         raise NotImplementedError
-
-
-def cost_ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
 
 
 class BioDetection(Contract):
@@ -139,7 +135,7 @@ class BioDetection(Contract):
         parsed.picture = picture
 
     def _envelope(self, code: str, msg: str, parsed: Parsed, started: float) -> dict:
-        return {"code": code, "msg": msg, "cost_time": cost_ms(started),
+        return {"code": code, "msg": msg, "cost_time": elapsed_ms(started),
                 "request_id": parsed.request_id or uuid.uuid4().hex,
                 "response_id": uuid.uuid4().hex}
 
