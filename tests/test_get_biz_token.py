@@ -144,6 +144,9 @@ def test_missing_arguments(make_tenant, post_form, drop, overrides, expected):
         ("liveness_timeout", "61"),
         ("liveness_timeout", "10.0"),
         ("liveness_timeout", "ten"),
+        ("liveness_timeout", "١٠"),     # Arabic-Indic digits: ASCII only (docs/API.md)
+        ("liveness_timeout", "１０"),    # fullwidth digits
+        ("face_quality_threshold", "３０"),
         ("liveness_action_count", "0"),
         ("liveness_action_count", "4"),
         ("face_replace_detection", "2"),
@@ -174,7 +177,8 @@ def test_bad_arguments(acme, post_form, key, value):
 
 
 @pytest.mark.parametrize("number", ["110105194912310021", "11010519491231002", "1101051949123100XX",
-                                    "A1010519491231002X"])
+                                    "A1010519491231002X",
+                                    "１１０１０５１９４９１２３１００２X"])  # the valid one, fullwidth
 def test_bad_id_number(make_tenant, post_form, number):
     bank = make_tenant(can_use_data_source=True)
     response = post_form({"sign": bank.sign(), "sign_version": "hmac_sha1",

@@ -199,6 +199,8 @@ def test_seed001_signature_mode(call, tenant):
     assert call(LIVENESS, body, headers=forged).json()["msg_cn"] == "鉴权失败"
     unknown = headers(key="no-such-key")
     assert call(LIVENESS, body, headers=unknown).status_code == 401
+    eastern = str(int(time.time() * 1000)).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert call(LIVENESS, body, headers=headers(ts=eastern)).status_code == 401
 
 
 @pytest.mark.parametrize("body, code", [
@@ -213,6 +215,7 @@ def test_seed001_signature_mode(call, tenant):
     ({"image_base64": b64(image_bytes("JPEG")), "thresh": 1.5}, 4001),
     ({"image_base64": b64(image_bytes("JPEG")), "thresh": "high"}, 4001),
     ({"image_base64": b64(image_bytes("JPEG")), "thresh": True}, 4001),
+    ({"image_base64": b64(image_bytes("JPEG")), "thresh": "０.５"}, 4001),   # fullwidth digits
     ({"image_base64": b64(no_face_jpeg())}, 4002),
 ])
 def test_seed001_bad_requests_get_its_codes(call, body, code):
@@ -441,3 +444,19 @@ def test_simulated_recaptures_are_not_live_through_all_three(call):
             total += 1
     assert total == 9
     assert all(count <= total // 10 for count in accepted.values()), accepted
+
+
+BAD_BODY_CODES = {BIO: "200006", LIVENESS: 4001, IMAGE: 1}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("raw", [
+    "[" * 100_000 + "]" * 100_000,                            # nesting past the recursion limit
+    '{"x": ' * 50_000 + "1" + "}" * 50_000,
+    '{"request_id": "r", "thresh": ' + "9" * 5000 + "}",     # more digits than int() takes
+    '{"thresh": 1e999999}',                                   # a float out of range
+], ids=["deep-list", "deep-object", "huge-int", "huge-float"])
+def test_json_no_parser_can_read_is_the_contracts_bad_request(call, path, raw):
+    response = call(path, raw=raw)
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["code"] == BAD_BODY_CODES[path]

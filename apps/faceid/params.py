@@ -50,8 +50,9 @@ _OPTIONAL_ORDER = (
     "device_risk", "multiple_faces_detection",
 )
 
-_INTEGER = re.compile(r"\d{1,9}")
-_ID_NUMBER = re.compile(r"\d{17}[\dX]")
+# ASCII digits only: `\d` and int() also take other scripts' digits ("١٠", "１０").
+_INTEGER = re.compile(r"[0-9]{1,9}")
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 

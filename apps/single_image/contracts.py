@@ -27,9 +27,12 @@ from .scores import on_vendor_scale
 
 
 def json_object(incoming: Incoming) -> dict:
+    """The body as a JSON object. Whatever JSON cannot be read is the contract's bad request:
+    not UTF-8, not JSON, nesting deeper than the parser's recursion allows, an integer of more
+    digits than Python converts (4300), a number too large for a float."""
     try:
         data = json.loads(incoming.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError, OverflowError):
         raise Failure(Kind.BAD_REQUEST, "the body is not JSON") from None
     if not isinstance(data, dict):
         raise Failure(Kind.BAD_REQUEST, "the body is not a JSON object")
@@ -198,6 +201,8 @@ class FaceLiveness(Contract):
         thresh = data.get("thresh", self.default_thresh)
         if isinstance(thresh, str):
             try:
+                if not thresh.isascii():        # float() also reads "０.８"
+                    raise ValueError(thresh)
                 thresh = float(thresh)
             except ValueError:
                 raise Failure(Kind.BAD_REQUEST, "thresh must be a number") from None

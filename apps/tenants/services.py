@@ -153,7 +153,8 @@ def api_app_authenticate_xca(*, api_key: str, timestamp_ms: str, signature: str,
     XCA_TIMESTAMP_WINDOW_SECONDS of now, and each signature is accepted once: a replay inside
     the window is EXPIRED_SIGN like one outside it (the remedy is the same: sign again)."""
     now = time.time() if now is None else now
-    if not (api_key and timestamp_ms.isdigit() and len(timestamp_ms) <= 16 and signature):
+    if not (api_key and timestamp_ms.isascii() and timestamp_ms.isdigit()
+            and len(timestamp_ms) <= 16 and signature):
         raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
     app = ApiApp.objects.filter(api_key=api_key).first()
     expected = xca_signature(api_key, timestamp_ms, api_app_secret(app)) if app else ""
