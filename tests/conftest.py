@@ -135,14 +135,17 @@ def start_gunicorn(transactional_db, celery_worker):
     """Starts real gunicorn processes on the test database; stops them after the test."""
     started: list[subprocess.Popen] = []
 
-    def start(workers: int = 2, env: dict | None = None) -> Server:
+    def start(workers: int = 2, env: dict | None = None, output: Path | None = None) -> Server:
         port = free_port()
+        sink = open(output, "ab") if output is not None else None  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "liveness_project.wsgi:application",
              "-c", str(REPO / "liveness_project" / "gunicorn_conf.py"),
              "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            cwd=REPO, env=_server_env(env),
+            cwd=REPO, env=_server_env(env), stdout=sink, stderr=subprocess.STDOUT if sink else None,
         )
+        if sink is not None:
+            sink.close()
         started.append(process)
         url = f"http://127.0.0.1:{port}"
 
@@ -180,21 +183,29 @@ class Worker:
                 self.process.wait()
 
 
-def start_celery_worker(concurrency: int = 1, env: dict | None = None) -> Worker:
-    """A real Celery worker on this run's queue (tests/settings.py), models warmed at start;
-    returns once it has answered a ping."""
+def start_celery_worker(concurrency: int = 1, env: dict | None = None,
+                        output: Path | None = None) -> Worker:
+    """A real Celery worker on this run's queue (tests/settings.py; env's CELERY_QUEUE for a
+    worker of its own), models warmed at start; returns once it has answered a ping. With
+    `output`, everything it prints (its logs) goes to that file."""
     from celery import Celery
 
     redis_url = (env or {}).get("REDIS_URL", settings.REDIS_URL)
+    queue = (env or {}).get("CELERY_QUEUE", settings.CELERY_TASK_DEFAULT_QUEUE)
     app = Celery(broker=redis_url, backend=redis_url)  # ping through this worker's own broker
-    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_default_queue = queue
+    sink = open(output, "ab") if output is not None else None  # noqa: SIM115 - the worker's
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
-         "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",
-         "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle",
+         (env or {}).get("LOG_LEVEL", "WARNING"), "--concurrency", str(concurrency),
+         "--pool", "prefork", "--queues", queue, "--without-gossip", "--without-mingle",
          "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-        cwd=REPO, stdout=subprocess.DEVNULL, env={**os.environ, "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
-                       **(env or {})})
+        cwd=REPO, stdout=sink or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if sink else None,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
+             **(env or {})})
+    if sink is not None:
+        sink.close()    # the child holds its own descriptor
     worker = Worker(process)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

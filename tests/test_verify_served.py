@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from apps.faceid.models import VerificationRecord
+from apps.faceid.sessions import biz_token_ref
 from liveness_project.celery import app as celery_app
 
 from .conftest import GET_BIZ_TOKEN, REPO, split_form, still_form, wait_until
@@ -68,9 +69,10 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(acme, start_
     def running_pid(other_than: int | None = None) -> int | None:
         """The pool process running this session's verify, as the worker itself reports its
         active tasks (`celery inspect active`)."""
-        active = celery_app.control.inspect(timeout=1.0).active() or {}
+        active = celery_app.control.inspect(timeout=2.0).active() or {}
         for task in (t for tasks in active.values() for t in tasks):
-            if (task["name"] == "analysis.verify" and token in str(task.get("kwargs"))
+            if (task["name"] == "analysis.verify"
+                    and biz_token_ref(token) in str(task.get("kwargs"))
                     and task["worker_pid"] != other_than):
                 return int(task["worker_pid"])
         return None
@@ -90,7 +92,7 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(acme, start_
         seen["pid"] = running_pid()
         return seen["pid"] is not None
 
-    wait_until(started_running, 60, "the task to start")
+    wait_until(started_running, 120, "the task to start")
     first_pid = seen["pid"]
     assert first_pid in _children(celery_worker.process.pid)
     os.kill(first_pid, signal.SIGKILL)          # the pool process dies mid-task

@@ -63,8 +63,10 @@ def references_analyse(images: dict[str, str], multi_oriented: dict[str, bool]) 
     return _run_on_worker(tasks.references, job, timeout=settings.ANALYSIS_TIMEOUT_SECONDS)
 
 
-def verification_analyse(job: VerifyJob, *, biz_token: str) -> VerifyResult:
-    """A session's verification on a worker: ml's typed job in, its typed result out."""
-    answer = _run_on_worker(tasks.verify, job.to_json().encode(), biz_token=biz_token,
+def verification_analyse(job: VerifyJob, *, session_ref: str) -> VerifyResult:
+    """A session's verification on a worker: ml's typed job in, its typed result out.
+    session_ref (apps/faceid/sessions.py biz_token_ref) names the session in the worker's view
+    of its tasks."""
+    answer = _run_on_worker(tasks.verify, job.to_json().encode(), session_ref=session_ref,
                             timeout=settings.VERIFY_TIMEOUT_SECONDS)
     return VerifyResult.from_dict(answer)

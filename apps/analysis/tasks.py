@@ -48,10 +48,11 @@ def references(job_key: str) -> dict:
 
 
 @shared_task(name="analysis.verify")
-def verify(job_key: str, biz_token: str = "") -> dict:
+def verify(job_key: str, session_ref: str = "") -> dict:
     """verify's model work: load the typed job, run ml's one entry point, return its result
-    (ml/jobs.py, ml/session.py). `biz_token` is not needed for the work: it names the session
-    in the worker's own view of its tasks (`celery inspect active`), for operations."""
+    (ml/jobs.py, ml/session.py). `session_ref` is not needed for the work: it names the session
+    (a digest of its biz_token) in the worker's own view of its tasks (`celery inspect
+    active`), for operations."""
     from ml.jobs import VerifyJob
     from ml.session import session_verify
 

@@ -34,6 +34,37 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+WITHHELD = "<withheld>"
+# Values Celery puts into its log lines that carry what our tasks move: pictures, embeddings,
+# best frames and verdicts (return values), job keys and sessions (arguments).
+_CELERY_CARRIERS = ("return_value", "args", "kwargs", "argsrepr", "kwargsrepr")
+
+
+class TaskDataFilter(logging.Filter):
+    """Keeps task data out of every log: Celery logs a task's return value at INFO ("Task ...
+    succeeded in 0.4s: {...}") and its arguments at DEBUG; ours are embeddings, base64 frames
+    and verdicts. The line stays (that a task ran, how long it took), its data does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("celery"):
+            return True
+        if isinstance(record.args, dict):
+            record.args = self._withheld(record.args)
+        # Celery also attaches the same values as `extra={"data": {...}}`, which a structured
+        # formatter writes out
+        data = getattr(record, "data", None)
+        if isinstance(data, dict):
+            record.data = self._withheld(data)
+        elif record.args and "args" in str(record.msg):
+            # e.g. "TaskPool: Apply %s (args:%s kwargs:%s)": positional, every value withheld
+            record.args = tuple(WITHHELD for _ in record.args)
+        return True
+
+    @staticmethod
+    def _withheld(values: dict) -> dict:
+        return {k: WITHHELD if k in _CELERY_CARRIERS else v for k, v in values.items()}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {

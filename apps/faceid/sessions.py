@@ -7,6 +7,7 @@ of any number of concurrent consumers exactly one gets the session. A consumed t
 tombstone for the rest of its lifetime, so a second use can be told apart from an expired one.
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ class Session:
         """The KYC name and ID number, decrypted (empty for comparison_type 0)."""
         blob = self.meta.get("idcard")
         return json.loads(decrypt_text(blob)) if blob else {}
+
+
+def biz_token_ref(biz_token: str) -> str:
+    """How logs and operations name a session: the biz_token is the SDK's bearer credential
+    for the session's hour, so it is never written to a log; this short digest is."""
+    return hashlib.sha256(biz_token.encode()).hexdigest()[:16]
 
 
 def _session_key(biz_token: str) -> str:

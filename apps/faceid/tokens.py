@@ -23,7 +23,7 @@ from . import errors
 from .guard import data_source_permission, guard, verify_permission
 from .models import BizTokenRecord
 from .params import BizTokenParams, biz_token_params_parse
-from .sessions import session_delete, session_store
+from .sessions import biz_token_ref, session_delete, session_store
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,8 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
             try:
                 session_delete(biz_token=biz_token)
             except RedisError:
-                logger.error("could not remove the session of uncommitted token %s", biz_token)
+                logger.error("could not remove the session of uncommitted token %s",
+                             biz_token_ref(biz_token))
         raise
     BIZ_TOKENS_ISSUED.labels(params.liveness_type).inc()
     return IssuedBizToken(biz_token=biz_token, expires_at=expires_at)

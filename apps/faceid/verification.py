@@ -37,6 +37,7 @@ from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
 from .sessions import (
     Session,
+    biz_token_ref,
     session_challenge_set,
     session_consume,
     session_read,
@@ -147,7 +148,7 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         assert found.photo is not None      # FOUND always carries the photo
         job = replace(job, photos={"idcard": found.photo})
     try:
-        result = verification_analyse(job, biz_token=biz_token)
+        result = verification_analyse(job, session_ref=biz_token_ref(biz_token))
     except AnalysisUnavailable:
         # Nothing was decided: give the token back so the client can verify again.
         session_restore(session=consumed, ttl_seconds=ttl)
@@ -217,7 +218,8 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
             video_key = _media_keep(record, options, payload, best)
     except IntegrityError:
         # The session is consumed exactly once, so this means a bug or a restored race.
-        logger.error("a verification of %s was already recorded", session.biz_token)
+        logger.error("a verification of session %s was already recorded",
+                     biz_token_ref(session.biz_token))
         raise errors.internal_error() from None
     if video_key:
         body["video_key"] = video_key

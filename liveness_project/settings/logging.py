@@ -6,7 +6,8 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "apps.core.logging.RequestContextFilter"}},
+    "filters": {"request_context": {"()": "apps.core.logging.RequestContextFilter"},
+                "task_data": {"()": "apps.core.logging.TaskDataFilter"}},
     "formatters": {
         "json": {"()": "apps.core.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -14,7 +15,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_context"],
+            "filters": ["request_context", "task_data"],
             "formatter": LOG_FORMAT,
         }
     },
