@@ -2,8 +2,10 @@
 
 Plays the mobile SDK: fetches the session's challenge, renders the capture with the simulator
 (or reads --frames DIR), and writes meglive_data to --out for the client server's verify.
+The package carries the SDK's device report: no risk, unless --simulate-risk names one
+(emulator, rooted, hooked, debugger; repeatable) to play a risky device.
 Prints one JSON line: the challenge, the instructions shown (meglive: a neutral face first,
-then the actions) and what was written.
+then the actions), the device report and what was written.
 """
 
 import argparse
@@ -14,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from .capture import SCENARIOS, instructions
-from .client import capture, frames_from_dir, start
+from .client import RISK_FLAGS, capture, device_report, frames_from_dir, start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--frames", type=Path, help="a folder of the user's own frames")
     run.add_argument("--other-face", type=Path, help="the second person of the swap scenario")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--simulate-risk", action="append", choices=RISK_FLAGS, default=[],
+                     help="report this device risk (repeatable)")
     run.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -41,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(str(exc), file=sys.stderr)
             return 2
+    device = device_report(started["challenge"], risks=tuple(args.simulate_risk))
     try:
-        data = capture(started, scenario=args.scenario,
+        data = capture(started, scenario=args.scenario, device=device,
                        face=load_rgb(args.face) if args.face else None,
                        other_face=load_rgb(args.other_face) if args.other_face else None,
                        frames=frames_from_dir(args.frames) if args.frames else None,
@@ -52,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.write_bytes(data)
     print(json.dumps({"challenge": started["challenge"],
-                      "instructions": instructions(started["challenge"]), "bytes": len(data),
+                      "instructions": instructions(started["challenge"]), "device": device,
+                      "bytes": len(data),
                       "out": str(args.out)}))
     return 0
 

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from apps.faceid.results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
+from apps.faceid.results import (
+    LIVENESS_CHECKS,
+    LIVENESS_LEVEL_STEPS,
+    REASON_RESULTS,
+    RESULT_CODES,
+    SECURITY_LEVEL_FAR,
+    pad_level_of,
+)
 from ml.jobs import (
     FAR_LEVELS,
+    PAD_LEVELS,
     ActionChallenge,
     FlashSequence,
     LivenessCheck,
@@ -33,13 +41,26 @@ def test_every_reason_has_one_contract_result_with_a_code():
 
 def test_no_ml_module_names_a_vendor_result_or_form_value():
     vendor_words = set(RESULT_CODES) | {"raw_image", "meglive", "security_level",
-                                        "force_compare", "eyes_close_detection"}
+                                        "force_compare", "eyes_close_detection",
+                                        "liveness_level", "device_risk", "maximum_brightness"}
     found = {}
     for path in ML.rglob("*.py"):
         words = set(re.findall(r"[A-Za-z_]+", path.read_text()))
         if hit := sorted(words & vendor_words):
             found[str(path.relative_to(ML))] = hit
     assert found == {}
+
+
+@pytest.mark.parametrize("security_level, liveness_level, pad_level", [
+    ("1", "0", 1), ("2", "0", 2), ("3", "0", 3), ("4", "0", 4),      # strict: today's point
+    ("1", "1", 1), ("2", "1", 1), ("3", "1", 2), ("4", "1", 3),      # standard: one lower
+    ("1", "2", 1), ("2", "2", 1), ("3", "2", 1), ("4", "2", 2),      # fast: two, never below 1
+])
+def test_liveness_level_moves_only_the_passive_operating_point(security_level, liveness_level,
+                                                              pad_level):
+    assert set(LIVENESS_LEVEL_STEPS) == {"0", "1", "2"}
+    assert pad_level_of(security_level, liveness_level) == pad_level
+    assert pad_level in PAD_LEVELS
 
 
 def test_a_job_travels_as_json_unchanged():

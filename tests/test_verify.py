@@ -466,3 +466,182 @@ def test_still_live_from_any_offline_photo_passes_against_its_own_reference(
     photo (the simulator-only baseline refused most of them)."""
     body = run(session, sdk_start, verify, liveness_type="still", who=name, ref=name, seed=8)
     assert body["result_code"] == 1000, body
+
+
+def test_liveness_level_moves_the_passive_operating_point_not_the_far(session, sdk_start,
+                                                                      verify):
+    """Slice 8: liveness_level 0 (strict, the default) keeps the security level's passive
+    operating point; 1 (standard) and 2 (fast) sit one and two of ml/pad_fusion.json's levels
+    more lenient, never below level 1. The comparison's FAR stays the security level's."""
+    from django.conf import settings
+
+    from ml.pad_fusion import Fusion
+
+    fusion = Fusion.load()
+
+    def attack_threshold(**options) -> float:
+        body = run(session, sdk_start, verify, liveness_type="still", **options)
+        record = VerificationRecord.objects.latest("id")
+        assert record.attack is not None
+        assert body["attack_result"]["threshold"] == record.attack["threshold"]
+        assert record.security_level == options.get("security_level", "2")
+        return record.attack["threshold"]
+
+    strict = attack_threshold(liveness_level="0")
+    assert strict == attack_threshold() == round(1 - settings.PAD_LIVE_THRESHOLD, 6)
+    fast = attack_threshold(liveness_level="2")
+    assert fast == round(1 - fusion.threshold("1"), 6) and fast > strict
+    standard_at_4 = attack_threshold(liveness_level="1", security_level="4")
+    assert standard_at_4 == round(1 - fusion.threshold("3"), 6)
+
+
+def sealed_payload(package: bytes) -> dict:
+    payload_b64 = package.split(b".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload_b64 + b"=" * (-len(payload_b64) % 4)))
+
+
+def with_payload(package: bytes, payload: dict, key: bytes | None = None) -> bytes:
+    """The package with its payload replaced: sealed again with `key` (as the SDK holding the
+    package key would), or with its old MAC kept (what a client server editing it makes)."""
+    import hashlib
+    import hmac
+
+    prefix, _, mac = package.split(b".")
+    body = prefix + b"." + base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=")
+    if key is not None:
+        mac = base64.urlsafe_b64encode(hmac.new(key, body, hashlib.sha256).digest()).rstrip(b"=")
+    return body + b"." + mac
+
+
+def test_device_risk_blocks_a_risky_device_and_reports_it(session, sdk_start, verify):
+    """Slice 8: with device_risk=1 a package whose sealed device report raises a risk is refused
+    (4100, no model run, the token used) and the answer says why; a clean report goes on to the
+    models and is answered with its risk information."""
+    from liveness_sdk.client import device_report
+
+    token = session("still", device_risk="1")
+    started = sdk_start(token)
+    risky = capture(started, face=face("obama.jpg"), seed=1,
+                    device=device_report(started["challenge"], risks=("emulator", "hooked")))
+    body = verify(token, risky).json()
+    assert (body["result_code"], body["result_message"]) == (4100, "FAIL_LIVING_FACE_ATTACK")
+    assert body["device_risk"] == {"risky": True, "reasons": ["emulator", "hooked"]}
+    assert "attack_result" not in body and "images" not in body     # no model ran
+    record = VerificationRecord.objects.get(biz_token=token)
+    assert record.result_code == 4100 and record.attack is None and record.frames == 5
+    device = record.liveness["device"]
+    assert device["risk"] == body["device_risk"]
+    assert device["report"]["emulator"] is True and device["report"]["rooted"] is False
+    assert device["report"]["platform"] == "liveness-sdk-mock"
+    assert verify(token, risky).json()["result_code"] == 4200       # decided: the token is used
+
+    clean = session("still", device_risk="1")
+    body = verify(clean, capture(sdk_start(clean), face=face("obama.jpg"), seed=1)).json()
+    assert body["result_code"] == 1000, body
+    assert body["device_risk"] == {"risky": False, "reasons": []}
+    assert body["attack_result"]["result"] is False
+    record = VerificationRecord.objects.get(biz_token=clean)
+    assert record.liveness["device"]["risk"] == {"risky": False, "reasons": []}
+    assert record.liveness["method"] == "passive PAD on the best frame"
+
+    # verbose=0 answers the conclusion only; the record still keeps the risk
+    quiet = session("still", device_risk="1", verbose="0")
+    begun = sdk_start(quiet)
+    body = verify(quiet, capture(begun, face=face("obama.jpg"), seed=1,
+                                 device=device_report(begun["challenge"],
+                                                      risks=("rooted",)))).json()
+    assert body["result_code"] == 4100 and "device_risk" not in body
+    assert VerificationRecord.objects.get(biz_token=quiet).liveness["device"]["risk"] == {
+        "risky": True, "reasons": ["rooted"]}
+
+
+def test_device_risk_off_judges_nothing_by_the_report(session, sdk_start, verify):
+    """device_risk=0 (the default): an emulator's package is judged by the models as before;
+    the record keeps the report, the answer says nothing of it."""
+    from liveness_sdk.client import device_report
+
+    token = session("still")
+    started = sdk_start(token)
+    body = verify(token, capture(started, face=face("obama.jpg"), seed=1,
+                                 device=device_report(started["challenge"],
+                                                      risks=("emulator",)))).json()
+    assert body["result_code"] == 1000 and "device_risk" not in body
+    device = VerificationRecord.objects.get(biz_token=token).liveness["device"]
+    assert device == {"report": device["report"]} and device["report"]["emulator"] is True
+
+
+def test_device_risk_without_a_report(session, sdk_start, verify):
+    """A package without a device report (an older SDK: no device, or one without the risk
+    flags) is read; device_risk=1 judges it risky ("no device report"), device_risk=0 does
+    not look."""
+    old_device = {"platform": "liveness-sdk-mock", "version": "1", "model": "simulator"}
+    strict = session("still", device_risk="1")
+    started = sdk_start(strict)
+    body = verify(strict, capture(started, face=face("obama.jpg"), seed=1,
+                                  device=old_device)).json()
+    assert (body["result_code"], body["result_message"]) == (4100, "FAIL_LIVING_FACE_ATTACK")
+    assert body["device_risk"] == {"risky": True, "reasons": ["no device report"]}
+    assert VerificationRecord.objects.get(biz_token=strict).liveness["device"]["report"] is None
+
+    # an SDK that seals no "device" at all
+    from liveness_sdk.package import key_from_text
+
+    bare = session("still", device_risk="1")
+    begun = sdk_start(bare)
+    package = capture(begun, face=face("obama.jpg"), seed=1)
+    payload = {k: v for k, v in sealed_payload(package).items() if k != "device"}
+    body = verify(bare, with_payload(package, payload,
+                                     key=key_from_text(begun["package_key"]))).json()
+    assert body["device_risk"] == {"risky": True, "reasons": ["no device report"]}
+
+    lenient = session("still")
+    body = verify(lenient, capture(sdk_start(lenient), face=face("obama.jpg"), seed=1,
+                                   device=old_device)).json()
+    assert body["result_code"] == 1000 and "device_risk" not in body
+    assert "device" not in VerificationRecord.objects.get(biz_token=lenient).liveness
+
+
+def test_the_device_report_is_sealed(session, sdk_start, verify):
+    """The report is under the package's MAC: a client server that cleans, strips or edits it
+    gets MEGLIVE_DATA_ERROR (the token kept); a report the SDK sealed malformed (flags missing
+    or not booleans) is refused the same way."""
+    from liveness_sdk.client import device_report
+
+    token = session("still", device_risk="1")
+    started = sdk_start(token)
+    risky = capture(started, face=face("obama.jpg"), seed=1,
+                    device=device_report(started["challenge"], risks=("emulator",)))
+    payload = sealed_payload(risky)
+    cleaned = {**payload, "device": {**payload["device"], "emulator": False}}
+    stripped = {k: v for k, v in payload.items() if k != "device"}
+    for edited in (cleaned, stripped):
+        refused = verify(token, with_payload(risky, edited))
+        assert refused.status_code == 400 and refused.json()["error"] == "MEGLIVE_DATA_ERROR"
+    report = device_report(started["challenge"])
+    for malformed in ({k: v for k, v in report.items() if k != "rooted"},
+                      {**report, "debugger": "no"}, ["emulator"]):
+        sealed = capture(started, face=face("obama.jpg"), seed=1, device=malformed)
+        refused = verify(token, sealed)
+        assert refused.status_code == 400 and refused.json()["error"] == "MEGLIVE_DATA_ERROR"
+    body = verify(token, risky).json()            # the genuine package: judged, refused
+    assert body["result_code"] == 4100 and body["device_risk"]["reasons"] == ["emulator"]
+
+
+def test_the_sdk_mock_reports_its_device_and_honours_maximum_brightness():
+    """The mock's device report names the server's risk flags (it shares no code with the
+    reader) and says whether it raised the screen's brightness: maximum_brightness=1 for
+    action and silent liveness (seed 003), never for flash, which drives the screen itself."""
+    from apps.faceid.devices import RISK_FLAGS, device_report_problem, device_risk
+    from liveness_sdk.client import RISK_FLAGS as SDK_RISK_FLAGS
+    from liveness_sdk.client import device_report
+
+    assert SDK_RISK_FLAGS == RISK_FLAGS
+    plain = device_report({"liveness_type": "still", "maximum_brightness": "0"})
+    assert device_report_problem(plain) is None
+    assert device_risk(plain) == {"risky": False, "reasons": []}
+    assert plain["brightness_raised"] is False
+    for kind, raised in (("still", True), ("meglive", True), ("flash", False)):
+        report = device_report({"liveness_type": kind, "maximum_brightness": "1"})
+        assert report["brightness_raised"] is raised
+    with pytest.raises(ValueError, match="unknown device risk"):
+        device_report(risks=("jailbroken",))

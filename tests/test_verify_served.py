@@ -129,3 +129,31 @@ def test_the_liveness_sdk_console_script(acme, start_gunicorn, tmp_path):
              "--face", str(PHOTOS / "obama.jpg"), "--out", str(out)],
             capture_output=True, text=True, timeout=120, cwd=REPO)
         assert refused.returncode == 2 and "BIZ_TOKEN_DENIED" in refused.stderr
+
+
+def test_the_sdk_mock_cli_simulates_a_risky_device(acme, start_gunicorn, tmp_path):
+    """`--simulate-risk` seals a risky device report; a session with device_risk=1 refuses it.
+    Run as `python -m liveness_sdk.cli` from this checkout (the console script is the installed
+    copy's)."""
+    server = start_gunicorn(workers=1)
+    out = tmp_path / "meglive_data"
+    with server.client() as http:
+        token = issue(http, acme, liveness_type="still", device_risk="1",
+                      maximum_brightness="1")
+        result = subprocess.run(
+            [sys.executable, "-m", "liveness_sdk.cli", "capture", "--base-url", server.url,
+             "--biz-token", token, "--face", str(PHOTOS / "obama.jpg"), "--out", str(out),
+             "--simulate-risk", "emulator", "--simulate-risk", "debugger"],
+            capture_output=True, text=True, timeout=180, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["device"]["emulator"] is summary["device"]["debugger"] is True
+        assert summary["device"]["brightness_raised"] is True
+        response = http.post(VERIFY, data={"sign": acme.sign(), "sign_version": "hmac_sha1",
+                                           "biz_token": token},
+                             files={"meglive_data": ("meglive_data", out.read_bytes())})
+    body = response.json()
+    assert (body["result_code"], body["result_message"]) == (4100, "FAIL_LIVING_FACE_ATTACK")
+    assert body["device_risk"] == {"risky": True, "reasons": ["emulator", "debugger"]}
+    report = VerificationRecord.objects.get(biz_token=token).liveness["device"]["report"]
+    assert report["brightness_raised"] is True

@@ -2,7 +2,8 @@
 
 Wire format, version 1 (ASCII):  MGLV1.<payload>.<mac>
 - payload: base64url (no padding) of UTF-8 JSON {"version": 1, "biz_token", "challenge_id",
-  "device": {...}, "frames": [{"t": ms since capture start, "jpeg": base64}, ...]};
+  "device": {...}, "frames": [{"t": ms since capture start, "jpeg": base64}, ...]}; "device" is
+  optional, and with its risk flags it is the SDK's device report (apps/faceid/devices.py);
 - mac: base64url of HMAC-SHA256(package_key, "MGLV1." + payload).
 
 The package_key is given to the SDK with its challenge and is derived here from the server's
@@ -19,6 +20,8 @@ import json
 from django.conf import settings
 
 from apps.core.images import ImageRejected, image_check
+
+from .devices import device_report_problem
 
 PREFIX = b"MGLV1."
 VERSION = 1
@@ -69,8 +72,9 @@ def package_open(blob: bytes) -> dict:
         if frame["t"] <= previous or len(frame["jpeg"]) > MAX_FRAME_BYTES * 4 // 3 + 4:
             raise PackageError("frame times must increase; frames at most 2 MB")
         previous = frame["t"]
-    if not isinstance(payload.get("device", {}), dict):
-        raise PackageError("device is an object")
+    problem = device_report_problem(payload.get("device", {}))
+    if problem is not None:
+        raise PackageError(problem)
     return payload
 
 

@@ -1,7 +1,7 @@
 """verify's result codes: the SPEC's families, numbered within each (docs/SDK.md lists them),
 and the one table that names the models' reasons (ml/jobs.py Reason) in the contract's words."""
 
-from ml.jobs import LivenessCheck, Reason
+from ml.jobs import PAD_LEVELS, LivenessCheck, Reason
 
 RESULT_CODES = {
     "SUCCESS": 1000,
@@ -46,3 +46,13 @@ REASON_RESULTS = {
 LIVENESS_CHECKS = {"still": LivenessCheck.STILL, "meglive": LivenessCheck.ACTIONS,
                    "flash": LivenessCheck.FLASH, "raw_image": LivenessCheck.NONE}
 SECURITY_LEVEL_FAR = {"1": "1e-3", "2": "1e-4", "3": "1e-5", "4": "1e-6"}
+# liveness_level (seed 003: 0 strict, the default; 1 standard; 2 fast) -> how many of the
+# passive decision's operating points (ml/jobs.py PAD_LEVELS, lenient 1 to strict 4) below the
+# security level's own it sits. Only the passive operating point moves, never the FAR.
+LIVENESS_LEVEL_STEPS = {"0": 0, "1": 1, "2": 2}
+
+
+def pad_level_of(security_level: str, liveness_level: str) -> int:
+    """The passive decision's operating point for a session's security_level and liveness_level:
+    the security level's, made LIVENESS_LEVEL_STEPS more lenient, never below the lowest."""
+    return max(min(PAD_LEVELS), int(security_level) - LIVENESS_LEVEL_STEPS[liveness_level])

@@ -5,7 +5,8 @@ verify, in order: the guard (guard.py: signature, the app, NO_VERIFY_PERMISSION,
 -> biz_token (400) -> the session: gone, used or another app's -> result 4200
 BIZ_TOKEN_DENIED -> meglive_data (400 MEGLIVE_DATA_ERROR / MEGLIVE_DATA_BIZ_TOKEN_NOT_MATCH)
 -> the SDK's progress (9000 not started, 9100 another attempt in progress) -> consume (a lost
-race -> 4200) -> overtime (9200) -> KYC data source (3000 family) -> the worker (liveness,
+race -> 4200) -> overtime (9200) -> device_risk=1: the SDK's device report (devices.py; a
+risky device, or no report: 4100) -> KYC data source (3000 family) -> the worker (liveness,
 comparisons) -> record, media, answer.
 """
 
@@ -31,10 +32,17 @@ from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, Verif
 
 from . import errors
 from .challenges import challenge_new
+from .devices import device_risk, device_summary
 from .guard import guard, verify_permission
 from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
-from .results import LIVENESS_CHECKS, REASON_RESULTS, RESULT_CODES, SECURITY_LEVEL_FAR
+from .results import (
+    LIVENESS_CHECKS,
+    REASON_RESULTS,
+    RESULT_CODES,
+    SECURITY_LEVEL_FAR,
+    pad_level_of,
+)
 from .sessions import (
     Session,
     biz_token_ref,
@@ -138,6 +146,13 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
     if payload is not None and consumed.challenge is not None and (
             time.time() > consumed.challenge["verify_by"]):
         return _finish(app, consumed, request_id, started, "LIVING_OVERTIME")
+    risk = None
+    if payload is not None and meta["options"].get("device_risk") == "1":
+        risk = device_risk(payload.get("device"))
+        if risk["risky"]:     # the blocking policy: no model runs, force_compare or not
+            return _finish(app, consumed, request_id, started, "FAIL_LIVING_FACE_ATTACK",
+                           VerifyResult(Reason.PRESENTATION_ATTACK, frames=len(payload["frames"])),
+                           payload=payload, risk=risk)
 
     job = _job(consumed, payload)
     if meta["comparison_type"] == "1":
@@ -155,7 +170,7 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         BizTokenRecord.objects.filter(biz_token=biz_token).update(consumed_at=None)
         raise errors.internal_error() from None
     return _finish(app, consumed, request_id, started, REASON_RESULTS[result.reason], result,
-                   payload=payload)
+                   payload=payload, risk=risk)
 
 
 def _job(session: Session, payload: dict | None) -> VerifyJob:
@@ -169,7 +184,8 @@ def _job(session: Session, payload: dict | None) -> VerifyJob:
         check=check,
         references={REFERENCE_NAMES[k]: v for k, v in embeddings.items()
                     if k in REFERENCE_NAMES},
-        far=SECURITY_LEVEL_FAR[level], pad_level=int(level),
+        far=SECURITY_LEVEL_FAR[level],
+        pad_level=pad_level_of(level, str(options.get("liveness_level", "0"))),
         pad_threshold=settings.PAD_LIVE_THRESHOLD,
         frames=tuple(base64.b64decode(f["jpeg"]) for f in frames),
         times_ms=tuple(float(f["t"]) for f in frames),
@@ -186,9 +202,10 @@ def _job(session: Session, payload: dict | None) -> VerifyJob:
 
 
 def _finish(app: ApiApp, session: Session, request_id: str, started: float, outcome: str,
-            result: VerifyResult | None = None, payload: dict | None = None) -> dict:
+            result: VerifyResult | None = None, payload: dict | None = None,
+            risk: dict | None = None) -> dict:
     """Records and answers a verification that ended as `outcome` (a RESULT_CODES name); the
-    models' `result` when they ran."""
+    models' `result` when they ran; the device `risk` when device_risk=1 judged it."""
     meta, options = session.meta, session.meta["options"]
     result = result if result is not None else VerifyResult(Reason.SAME_PERSON)
     code = RESULT_CODES[outcome]
@@ -202,6 +219,13 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                                      "result": not attack["passed"]}
         if best is not None:
             body["images"] = {"image_best": best["jpeg"]}
+        if risk is not None:
+            body["device_risk"] = risk
+    liveness = result.liveness
+    report = device_summary(payload.get("device")) if payload is not None else None
+    if report is not None or risk is not None:
+        liveness = {**liveness, "device": {"report": report,
+                                           **({"risk": risk} if risk is not None else {})}}
     time_used = elapsed_ms(started)
     try:
         with transaction.atomic():
@@ -211,7 +235,7 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                 biz_no=meta["biz_no"], result_code=code, result_message=outcome,
                 security_level=str(options.get("security_level", "2")),
                 confidences=result.comparisons, attack=result.attack,
-                liveness=result.liveness, frames=result.frames,
+                liveness=liveness, frames=result.frames,
                 time_used_ms=time_used, model_ms=result.model_ms,
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
                 if best else None)
