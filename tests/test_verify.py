@@ -645,3 +645,33 @@ def test_the_sdk_mock_reports_its_device_and_honours_maximum_brightness():
         assert report["brightness_raised"] is raised
     with pytest.raises(ValueError, match="unknown device risk"):
         device_report(risks=("jailbroken",))
+
+
+def sealed_raw(payload_json: bytes, key: bytes | None) -> bytes:
+    import hashlib
+    import hmac
+
+    body = b"MGLV1." + base64.urlsafe_b64encode(payload_json).rstrip(b"=")
+    mac = hmac.new(key or b"not the key", body, hashlib.sha256).digest()
+    return body + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")
+
+
+@pytest.mark.parametrize("payload_json", [
+    b"[" * 100_000 + b"]" * 100_000,                          # nesting past the recursion limit
+    b'{"version": 1, "x": ' + b"9" * 5000 + b"}",             # more digits than int() takes
+    b'{"version": 1, "frames": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001,
+], ids=["deep-list", "huge-int", "deep-object"])
+def test_a_payload_no_parser_reads_is_meglive_data_error_sealed_or_not(session, sdk_start,
+                                                                      verify, payload_json):
+    """Hardening item 1: such a payload used to be parsed before its MAC was checked and to end
+    in a 500. Now the session's MAC is checked first and what is parsed is bounded."""
+    from liveness_sdk.package import key_from_text
+
+    token = session("still")
+    started = sdk_start(token)
+    for key in (key_from_text(started["package_key"]), None):   # sealed by the SDK, or forged
+        refused = verify(token, sealed_raw(payload_json, key))
+        assert refused.status_code == 400, refused.content[:300]
+        assert refused.json()["error"] == "MEGLIVE_DATA_ERROR"
+    assert verify(token, capture(started, face=face("obama.jpg"), seed=1)).json()[
+        "result_code"] == 1000                                  # the token was kept

@@ -42,25 +42,53 @@ def _unb64url(data: bytes) -> bytes:
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 
 
-def package_open(blob: bytes) -> dict:
-    """The payload of a genuine package; PackageError otherwise. Frames stay base64."""
+def _sealed_by(key: bytes, payload_b64: bytes, mac: bytes) -> bool:
+    expected = hmac.new(key, PREFIX + payload_b64, hashlib.sha256).digest()
+    return hmac.compare_digest(expected, mac)
+
+
+def _payload_parse(payload_b64: bytes) -> dict:
+    """The payload's JSON, or PackageError for whatever no parser reads (not base64 or UTF-8,
+    nesting past the recursion limit, integers over 4300 digits, numbers out of range)."""
+    try:
+        payload = json.loads(_unb64url(payload_b64))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError,
+            OverflowError) as exc:
+        raise PackageError(f"undecodable: {type(exc).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("version") != VERSION:
+        raise PackageError("unknown version")
+    return payload
+
+
+def package_open(blob: bytes, *, biz_token: str | None = None,
+                 challenge_id: str | None = None) -> dict:
+    """The payload of a genuine package; PackageError otherwise. Frames stay base64.
+
+    The MAC is checked first, under the key of the session being verified (`biz_token` and its
+    current `challenge_id`): its package is parsed only once it is known to be sealed. Only a
+    package that is not (another token's, an earlier challenge's, or tampered) is parsed
+    unsealed, with the parser's limits caught, to tell which: the payload names its own token
+    and challenge and must be sealed under their key."""
     if not blob.startswith(PREFIX) or blob.count(b".") != 2:
         raise PackageError("not a MGLV1 package")
     _, payload_b64, mac_b64 = blob.split(b".")
     try:
-        payload = json.loads(_unb64url(payload_b64))
         mac = _unb64url(mac_b64)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise PackageError(f"undecodable: {exc}") from None
-    if not isinstance(payload, dict) or payload.get("version") != VERSION:
-        raise PackageError("unknown version")
-    token, challenge_id = payload.get("biz_token"), payload.get("challenge_id")
-    if not isinstance(token, str) or not isinstance(challenge_id, str):
+    except (binascii.Error, ValueError) as exc:
+        raise PackageError(f"undecodable MAC: {exc}") from None
+    if biz_token and challenge_id and _sealed_by(package_key(biz_token, challenge_id),
+                                                 payload_b64, mac):
+        payload = _payload_parse(payload_b64)
+    else:
+        payload = _payload_parse(payload_b64)
+        token, challenge = payload.get("biz_token"), payload.get("challenge_id")
+        if not isinstance(token, str) or not isinstance(challenge, str):
+            raise PackageError("biz_token and challenge_id are required")
+        if not _sealed_by(package_key(token, challenge), payload_b64, mac):
+            raise PackageError("bad MAC")
+    if not isinstance(payload.get("biz_token"), str) or not isinstance(
+            payload.get("challenge_id"), str):
         raise PackageError("biz_token and challenge_id are required")
-    expected = hmac.new(package_key(token, challenge_id), PREFIX + payload_b64,
-                        hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, mac):
-        raise PackageError("bad MAC")
     frames = payload.get("frames")
     if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
         raise PackageError(f"1 to {MAX_FRAMES} frames are required")

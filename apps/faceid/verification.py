@@ -124,7 +124,8 @@ def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dic
         if not blob:
             raise errors.missing_argument("meglive_data")
         try:
-            payload = package_open(blob)
+            payload = package_open(blob, biz_token=biz_token,
+                                   challenge_id=(session.challenge or {}).get("challenge_id"))
             package_frames_check(payload, max_side=settings.IMAGE_MAX_SIDE)
         except PackageError as exc:
             logger.info("meglive_data refused: %s", exc)
