@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from apps.faceid.models import VerificationRecord
-from apps.faceid.sessions import biz_token_ref
+from apps.faceid.sessions import biz_token_ref, session_challenge_set, session_read
 from liveness_project.celery import app as celery_app
 
 from .conftest import GET_BIZ_TOKEN, REPO, split_form, still_form, wait_until
@@ -63,7 +63,13 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(acme, start_
     with server.client() as http:
         token = issue(http, acme, liveness_type="meglive", liveness_action_count="3")
         started = http.post("/faceid/v3/sdk/start", data={"biz_token": token}).json()
-        package = capture(started, face=load_rgb(PHOTOS / "obama.jpg"), seed=4)
+        # the actions pinned (the server draws them at random): this test is about the
+        # worker's death, and must not depend on which draw the capture renders
+        challenge = {**session_read(biz_token=token).challenge,
+                     "actions": ["blink", "turn_left", "mouth_open"]}
+        session_challenge_set(biz_token=token, challenge=challenge, max_attempts=10)
+        package = capture({**started, "challenge": challenge},
+                          face=load_rgb(PHOTOS / "obama.jpg"), seed=4)
     answer: dict = {}
 
     def running_pid(other_than: int | None = None) -> int | None:
