@@ -1,8 +1,11 @@
-"""A loopback HTTP server answering fixed routes, for the URL fetcher's tests."""
+"""Loopback HTTP servers for the URL fetcher's tests: one answering fixed routes, one that
+answers as slowly as it is told."""
 
 import http.server
+import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -29,3 +32,70 @@ def routes_served(routes: dict[str, tuple[int, dict, bytes]]) -> Iterator[str]:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+
+
+@contextmanager
+def slow_served(answer: Callable[[str], Iterable[bytes]], interval: float,
+                give_up_after: float = 8.0,
+                http_request: bool = True) -> Iterator[tuple[str, list[str]]]:
+    """A loopback server on a raw socket, for servers that misbehave in time: for each
+    connection it reads the request, then sends the pieces `answer(path)` yields, `interval`
+    seconds apart (the first at once), and keeps the connection open, silent, until the client
+    hangs up. Nothing is sent or held past `give_up_after` seconds, so a fetcher that does not
+    give up itself still comes back (late) instead of hanging the test run. Yields the base URL
+    and the paths requested, in order. http_request=False answers without reading anything
+    (for a TLS client, whose first bytes are no HTTP request), as if asked for "/"."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)   # accept() wakes up to see `stop`
+    stop = threading.Event()
+    paths: list[str] = []
+
+    def serve(connection: socket.socket) -> None:
+        ends = time.monotonic() + give_up_after
+        with connection:
+            connection.settimeout(interval)
+            request = b"" if http_request else b"GET / HTTP/1.1\r\n\r\n"
+            while b"\r\n\r\n" not in request and time.monotonic() < ends and not stop.is_set():
+                try:
+                    received = connection.recv(4096)
+                except TimeoutError:
+                    continue
+                if not received:
+                    return
+                request += received
+            path = request.split(b" ", 2)[1].decode() if request.count(b" ") >= 2 else "/"
+            paths.append(path)
+            for number, piece in enumerate(answer(path)):
+                if number > 0 and stop.wait(interval):
+                    return
+                if time.monotonic() > ends:
+                    return
+                try:
+                    connection.sendall(piece)
+                except OSError:
+                    return   # the client hung up
+            while not stop.is_set() and time.monotonic() < ends:
+                try:
+                    if not connection.recv(4096):
+                        return
+                except TimeoutError:
+                    pass
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", paths
+    finally:
+        stop.set()
+        listener.close()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import re
 import time
@@ -17,7 +18,7 @@ from PIL import Image
 from apps.tenants.services import api_app_code_rotate, xca_signature
 
 from .images import image_bytes, png_with_declared_size, truncated_jpeg
-from .local_http import routes_served
+from .local_http import routes_served, slow_served
 from .test_ml_perception import PHOTOS
 
 BIO = "/biap/face/bio-detection"
@@ -300,6 +301,28 @@ def test_seed002_url_refusals_are_code_4(call, picture_server, settings):
     assert call(IMAGE, {"url": picture_server + "/huge.png"}).json()["code"] == 5
     settings.URL_FETCH_ALLOWED_NETWORKS = ""
     assert call(IMAGE, {"url": picture_server + "/biden.jpg"}).json()["code"] == 4
+
+
+def test_seed002_a_malformed_url_is_code_4_not_a_500(call):
+    for url in ("http://[::1/", "http://example.com:99999/", "http://exa mple.com/"):
+        assert call(IMAGE, {"url": url}).json() == {"code": 4, "desc": "URL 下载图片失败"}, url
+
+
+def test_seed002_a_url_trickling_its_picture_is_cut_at_the_deadline(call, settings):
+    """One byte every half second: cut at the fetch's deadline (2 s here), answered code 4."""
+    settings.URL_FETCH_ALLOWED_NETWORKS = "127.0.0.1/32"
+    settings.URL_FETCH_TIMEOUT_SECONDS = 2
+
+    def trickle(_path):
+        yield b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n"
+        yield from itertools.repeat(b"\xff")
+
+    with slow_served(trickle, interval=0.5) as (base, _paths):
+        started = time.monotonic()
+        body = call(IMAGE, {"url": base + "/face.jpg"}).json()
+        elapsed = time.monotonic() - started
+    assert body == {"code": 4, "desc": "URL 下载图片失败"}
+    assert 1.9 < elapsed < 3.5
 
 
 @pytest.mark.parametrize("fields, code", [

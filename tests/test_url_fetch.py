@@ -1,8 +1,10 @@
 """The URL fetcher of seed 002: traffic only to loopback servers these tests run; private and
 link-local targets are refused at the address check, before any connection is tried."""
 
+import itertools
 import socket
 import sys
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -16,20 +18,29 @@ from apps.core.fetch import (
     fetch_url,
 )
 
-from .local_http import routes_served
+from .local_http import routes_served, slow_served
 
 LOOPBACK = "127.0.0.1/32"
 PICTURE = b"\x89PNG fake picture bytes" * 100
 
-# Every socket connection this process attempts, as (address, port), seen through the
-# interpreter's audit hook (not a mock: the real socket module reports it).
+# Every socket connection this process attempts, as (address, port), and every name it looks
+# up, seen through the interpreter's audit hook (not a mock: the real socket module reports it).
 _connections: list = []
+_lookups: list = []
 _recording = {"on": False}
 
 
+SLOW_NAME = "slow-resolver.invalid"   # its lookups take 3 s before failing (see _audit)
+
+
 def _audit(event, args):
-    if event == "socket.connect" and _recording["on"]:
-        _connections.append(args[1])
+    if event == "socket.getaddrinfo" and args[0] == SLOW_NAME:
+        time.sleep(3)   # a resolver that is slow to answer: the real lookup, started late
+    if _recording["on"]:
+        if event == "socket.connect":
+            _connections.append(args[1])
+        elif event == "socket.getaddrinfo":
+            _lookups.append(args[0])
 
 
 sys.addaudithook(_audit)
@@ -38,6 +49,7 @@ sys.addaudithook(_audit)
 @contextmanager
 def connections_recorded():
     _connections.clear()
+    _lookups.clear()
     _recording["on"] = True
     try:
         yield _connections
@@ -55,6 +67,7 @@ def server():
         "/to-metadata": (301, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/loop": (302, {"Location": "/loop"}, b""),
         "/gone": (404, {}, b""),
+        "/to-malformed": (302, {"Location": "http://[::1/x"}, b""),
     }) as base:
         yield base
 
@@ -131,3 +144,96 @@ def test_a_server_that_never_answers_times_out():
             fetch_url(f"http://127.0.0.1:{port}/x", quick)
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1/", "http://[::1/face.png", "http://[not-ipv6]/", "http://:80/",
+    "http://exa mple.com/", "http://example.com:99999/", "http://example.com:0/",
+    "http://example.com:-1/", "http://example.com:8o/",
+    "http://" + "a" * 300 + ".com/", "http://" + "a." * 130 + "com/",
+    "http://" + "ä" * 70 + ".com/", "http://bad\ufffdhost.com/", "http://exa\u2100mple.com/",
+    "http://a..b/", "http://exa\x00mple.com/",
+])
+def test_malformed_urls_are_a_fetch_error_before_any_lookup(url):
+    with connections_recorded() as seen, pytest.raises(FetchError):
+        fetch_url(url, limits())
+    assert seen == [] and _lookups == []
+
+
+def test_a_malformed_redirect_is_a_fetch_error(server):
+    with pytest.raises(FetchError, match="malformed"):
+        fetch_url(server + "/to-malformed", limits())
+
+
+# ----------------------------------------------------------- one deadline for the whole fetch
+
+DEADLINE = 2.0
+
+
+def fetch_timed(url: str, max_redirects: int = 0, deadline: float = DEADLINE) -> float:
+    """Fetches url under the deadline, expects it timed out; returns the seconds it took."""
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch_url(url, FetchLimits(max_bytes=10_000_000, timeout_seconds=deadline,
+                                   max_redirects=max_redirects, allowed_networks=LOOPBACK))
+    return time.monotonic() - started
+
+
+def head_then_drip(_path: str):
+    """Whole headers at once, then a body one byte at a time, forever."""
+    yield b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n"
+    yield from itertools.repeat(b"x")
+
+
+def test_a_body_sent_one_byte_at_a_time_is_cut_at_the_deadline():
+    with slow_served(head_then_drip, interval=0.5) as (base, _paths):
+        assert DEADLINE - 0.1 < fetch_timed(base + "/face.png") < DEADLINE + 1.5
+
+
+def test_headers_sent_one_byte_at_a_time_are_cut_at_the_deadline():
+    response = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"y" * 1000 + b"\r\n\r\n"
+    with slow_served(lambda _path: (bytes([byte]) for byte in response), interval=0.2) as (
+            base, _paths):
+        assert DEADLINE - 0.1 < fetch_timed(base + "/face.png") < DEADLINE + 1.5
+
+
+def test_a_server_that_accepts_and_never_answers_is_cut_at_the_deadline():
+    with slow_served(lambda _path: (), interval=0.1) as (base, paths):
+        assert DEADLINE - 0.1 < fetch_timed(base + "/face.png") < DEADLINE + 1.5
+    assert paths == ["/face.png"]
+
+
+def test_a_tls_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline():
+    """A TLS record header announcing 16 KiB of handshake, then its bytes five a second."""
+    def trickled_handshake(_path: str):
+        yield b"\x16\x03\x03\x40\x00"
+        yield from itertools.repeat(b"\x02")
+
+    with slow_served(trickled_handshake, interval=0.2, http_request=False) as (base, _paths):
+        url = base.replace("http://", "https://") + "/face.png"
+        assert DEADLINE - 0.1 < fetch_timed(url) < DEADLINE + 1.5
+
+
+def test_a_slow_name_lookup_is_cut_at_the_deadline():
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out resolving"):
+        fetch_url(f"http://{SLOW_NAME}/face.png", FetchLimits(
+            max_bytes=100, timeout_seconds=1, max_redirects=0, allowed_networks=LOOPBACK))
+    assert 0.9 < time.monotonic() - started < 1 + 1.5
+
+
+def test_the_deadline_covers_the_redirect_chain_not_each_hop():
+    """Each hop trickles its redirect out over 2.2 s, under the 3 s deadline: the second hop is
+    cut when the 3 s are up (not after it, at 4.4 s, nor after ten hops of 2.2 s)."""
+    def redirect_slowly(path: str):
+        hop = int(path.rsplit("/", 1)[1])
+        response = (f"HTTP/1.1 302 Found\r\nLocation: /hop/{hop + 1}\r\n"
+                    "Content-Length: 0\r\n\r\n").encode()
+        pieces = 45   # 44 intervals of 0.05 s
+        return (response[n * len(response) // pieces:(n + 1) * len(response) // pieces]
+                for n in range(pieces))
+
+    with slow_served(redirect_slowly, interval=0.05) as (base, paths):
+        elapsed = fetch_timed(base + "/hop/1", max_redirects=10, deadline=3.0)
+    assert 2.9 < elapsed < 3.8
+    assert paths == ["/hop/1", "/hop/2"]

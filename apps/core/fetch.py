@@ -1,29 +1,47 @@
 """Fetching a picture from a caller-given URL without letting the caller reach our network.
 
-- only http and https, no credentials in the URL;
+- only http and https, no credentials in the URL; a URL that does not parse (a bad port, an
+  unclosed IPv6 bracket, a host that is not a host name) is a FetchError, like any failure;
 - the host is resolved once and **every** address it resolves to must be public (not loopback,
   private, link-local, shared, multicast, reserved or unspecified; IPv4-mapped IPv6 is judged
   as IPv4) unless it lies in an allow-listed network; the connection then goes to that checked
   address (the name is kept for the Host header and TLS), so a second DNS answer cannot
   redirect it (DNS rebinding);
 - redirects are followed by hand, each target checked the same way, at most `max_redirects`;
-- one deadline for the whole fetch, and at most `max_bytes` read (Content-Length is believed
-  only when it is too large).
+- one wall-clock deadline, `timeout_seconds` from the call, for the whole fetch: every name
+  lookup, connect, TLS handshake, send and receive of every hop waits at most for the time left
+  (a server that trickles its headers or body a byte at a time is cut at the deadline);
+- at most `max_bytes` read (Content-Length is believed only when it is too large).
 """
 
+from __future__ import annotations
+
+import functools
+import http.client
 import ipaddress
+import re
 import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urljoin, urlsplit
 
 import certifi
-import urllib3
 
 from .net import ip_in_networks
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
+USER_AGENT = "liveness-platform-fetch/1"
+# A host name once IDNA-encoded: letters, digits, '-' and '_' in dot-separated labels.
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
+# What may stay as it is in a request target; anything else is percent-encoded.
+PATH_SAFE = "/%:@!$&'()*+,;=~"
 
 
 class FetchError(Exception):
@@ -50,19 +68,108 @@ class FetchLimits:
     allowed_networks: str = ""   # CIDRs that may be reached although not public
 
 
+def _time_left(deadline: float) -> float:
+    """Seconds until the deadline; FetchError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FetchError("timed out")
+    return left
+
+
+# ------------------------------------------------------------------------------- the URL
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str          # ASCII: an IDNA-encoded name or an IP literal (IPv6 without brackets)
+    port: int
+    host_header: str
+    path: str          # the request target, percent-encoded
+
+
+def _parse(url: str) -> _Target:
+    """The URL taken apart: FetchError when it does not parse, FetchRefused when it is not one
+    we fetch. The catch is for parsing alone: urlsplit, its port and the IDNA codec report a
+    malformed URL with ValueError (UnicodeError is one)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = _ascii_host(parts.hostname or "")
+    except ValueError as exc:
+        raise FetchError(f"malformed URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchRefused(f"scheme {parts.scheme!r} is not http or https")
+    if parts.username or parts.password:
+        raise FetchRefused("credentials in the URL are not accepted")
+    if not host:
+        raise FetchRefused("the URL has no host")
+    if port == 0:
+        raise FetchError("malformed URL: port 0")
+    literal = f"[{host}]" if ":" in host else host
+    path = quote(parts.path or "/", safe=PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=PATH_SAFE + "?")
+    return _Target(scheme=parts.scheme, host=host,
+                   port=port or (443 if parts.scheme == "https" else 80),
+                   host_header=literal if port is None else f"{literal}:{port}", path=path)
+
+
+def _ascii_host(host: str) -> str:
+    """The host as it goes to the resolver, the Host header and TLS; ValueError when it is no
+    host name (spaces, empty or over-long labels, characters IDNA refuses)."""
+    if not host:
+        return ""
+    if ":" in host:   # an IPv6 literal, which urlsplit took from its brackets
+        return str(ipaddress.IPv6Address(host))
+    encoded = host.encode("idna").decode("ascii")
+    if len(encoded) > 253 or not HOST_NAME.fullmatch(encoded):
+        raise ValueError(f"{host!r} is not a host name")
+    return encoded
+
+
+def _redirected(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:
+        raise FetchError(f"malformed redirect {location!r}: {exc}") from None
+
+
+# ------------------------------------------------------------------------ the addresses
+
 def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return address.is_global and not address.is_multicast
 
 
-def address_check(host: str, port: int, allowed_networks: str) -> str:
+def _resolve(host: str, port: int, deadline: float | None) -> list[str]:
+    """The addresses of host. getaddrinfo has no timeout of its own, so it runs in a thread of
+    its own, waited for until the deadline; one still running then is abandoned (it ends on the
+    resolver's own timeout, from resolv.conf, and its answer is dropped)."""
+    answer: list[str] = []
+    failure: list[Exception] = []
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            answer.extend(str(info[4][0]).split("%")[0] for info in infos)
+        except (OSError, ValueError) as exc:   # gaierror; UnicodeError from the IDNA codec
+            failure.append(exc)
+
+    lookup_thread = threading.Thread(target=lookup, name="fetch-resolve", daemon=True)
+    lookup_thread.start()
+    lookup_thread.join(None if deadline is None else _time_left(deadline))
+    if lookup_thread.is_alive():
+        raise FetchError(f"timed out resolving {host!r}")
+    if failure:
+        raise FetchError(f"cannot resolve {host!r}: {failure[0]}")
+    return answer
+
+
+def address_check(host: str, port: int, allowed_networks: str,
+                  deadline: float | None = None) -> str:
     """Resolves host and returns an address to connect to; FetchRefused if any is not allowed."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve {host!r}: {exc}") from exc
-    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    addresses = _resolve(host, port, deadline)
     if not addresses:
         raise FetchError(f"{host!r} has no address")
     for text in addresses:
@@ -73,75 +180,131 @@ def address_check(host: str, port: int, allowed_networks: str) -> str:
     return addresses[0]
 
 
-def _pool(scheme: str, host: str, address: str, port: int, timeout: float):
-    timeouts = urllib3.Timeout(connect=timeout, read=timeout)
-    if scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            address, port, timeout=timeouts, retries=False, maxsize=1,
-            server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where())
-    return urllib3.HTTPConnectionPool(address, port, timeout=timeouts, retries=False, maxsize=1)
+# ------------------------------------------------------------------- the deadline sockets
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose every send and receive waits at most until `deadline`: the timeout is set
+    to the time left before each call. http.client reads the status line, the headers and the
+    body through recv_into, in as many calls as the server makes it take; a server sending a
+    byte at a time therefore meets the deadline, not a fresh timeout per byte."""
+
+    deadline = 0.0
+
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+        self.settimeout(_time_left(self.deadline))
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
+        self.settimeout(_time_left(self.deadline))   # a total for all of sendall
+        super().sendall(data, flags)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """_DeadlineSocket's rule over TLS (SSLContext.sslsocket_class makes wrap_socket return it).
+    sendall sends through send, so each send is armed."""
+
+    deadline = 0.0
+
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int | None = None,
+                  flags: int = 0) -> int:
+        self.settimeout(_time_left(self.deadline))
+        return super().recv_into(buffer, nbytes, flags)
+
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
+        self.settimeout(_time_left(self.deadline))
+        return super().send(data, flags)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=certifi.where())   # verifies chain and name
+    context.sslsocket_class = _DeadlineSSLSocket
+    return context
+
+
+def _connect(target: _Target, address: str, deadline: float) -> socket.socket:
+    """A connection to the checked address, TLS for https (certificate checked against the
+    URL's host), each step within the time left."""
+    plain = _DeadlineSocket(socket.AF_INET6 if ":" in address else socket.AF_INET,
+                           socket.SOCK_STREAM)
+    plain.deadline = deadline
+    try:
+        plain.settimeout(_time_left(deadline))
+        plain.connect((address, target.port))
+        if target.scheme != "https":
+            return plain
+        tls = _tls_context().wrap_socket(plain, server_hostname=target.host,
+                                        do_handshake_on_connect=False)
+    except BaseException:
+        plain.close()
+        raise
+    assert isinstance(tls, _DeadlineSSLSocket)
+    tls.deadline = deadline
+    try:
+        # The socket's timeout bounds the whole handshake, however many reads it takes.
+        tls.settimeout(_time_left(deadline))
+        tls.do_handshake()
+    except BaseException:
+        tls.close()
+        raise
+    return tls
+
+
+class _Connection(http.client.HTTPConnection):
+    """http.client writes the request and parses the answer; the socket under it is ours."""
+
+    def __init__(self, target: _Target, address: str, deadline: float):
+        super().__init__(target.host, target.port)
+        self.target, self.address, self.deadline = target, address, deadline
+
+    def connect(self) -> None:
+        self.sock = _connect(self.target, self.address, self.deadline)
+
+
+# ------------------------------------------------------------------------------ the fetch
 
 def fetch_url(url: str, limits: FetchLimits) -> bytes:
     deadline = time.monotonic() + limits.timeout_seconds
     for _hop in range(limits.max_redirects + 1):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchRefused(f"scheme {parts.scheme!r} is not http or https")
-        if parts.username or parts.password:
-            raise FetchRefused("credentials in the URL are not accepted")
-        host = parts.hostname
-        if not host:
-            raise FetchRefused("the URL has no host")
+        target = _parse(url)
+        address = address_check(target.host, target.port, limits.allowed_networks, deadline)
+        connection = _Connection(target, address, deadline)
+        response: http.client.HTTPResponse | None = None
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise FetchRefused(f"bad port: {exc}") from exc
-        address = address_check(host, port, limits.allowed_networks)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError("timed out")
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host_header = host if parts.port is None else f"{host}:{parts.port}"
-        if ":" in host and parts.port is None:
-            host_header = f"[{host}]"
-        pool = _pool(parts.scheme, host, address, port, remaining)
-        try:
-            response = pool.urlopen("GET", target, redirect=False, retries=False,
-                                    preload_content=False,
-                                    headers={"Host": host_header, "Accept": "image/*",
-                                             "User-Agent": "liveness-platform-fetch/1"})
-        except urllib3.exceptions.HTTPError as exc:
-            raise FetchError(f"request failed: {exc}") from exc
-        try:
+            connection.request("GET", target.path, headers={
+                "Host": target.host_header, "Accept": "image/*", "User-Agent": USER_AGENT,
+                "Connection": "close"})
+            response = connection.getresponse()
             if response.status in REDIRECTS:
-                location = response.headers.get("Location")
+                location = response.getheader("Location")
                 if not location:
                     raise FetchError("redirect without Location")
-                url = urljoin(url, location)
+                url = _redirected(url, location)
                 continue
             if response.status != 200:
                 raise FetchError(f"HTTP {response.status}")
             return _read_limited(response, limits.max_bytes, deadline)
+        except TimeoutError as exc:
+            raise FetchError("timed out") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise FetchError(f"request failed: {exc!r}") from exc
         finally:
-            response.release_conn()
-            pool.close()
+            if response is not None:
+                response.close()   # its file holds the socket open past connection.close()
+            connection.close()
     raise FetchError(f"more than {limits.max_redirects} redirects")
 
 
-def _read_limited(response, max_bytes: int, deadline: float) -> bytes:
-    declared = response.headers.get("Content-Length")
+def _read_limited(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchTooLarge(f"Content-Length {declared} exceeds {max_bytes}")
     body = bytearray()
-    try:
-        for chunk in response.stream(CHUNK):
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                raise FetchTooLarge(f"body exceeds {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise FetchError("timed out while reading")
-    except urllib3.exceptions.HTTPError as exc:
-        raise FetchError(f"read failed: {exc}") from exc
+    while chunk := response.read(CHUNK):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise FetchTooLarge(f"body exceeds {max_bytes} bytes")
+        _time_left(deadline)
+    if response.length:   # http.client ends a body cut short without a word
+        raise FetchError(f"body ended {response.length} bytes short of its Content-Length")
     return bytes(body)
