@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -172,6 +173,7 @@ def start_gunicorn(transactional_db, celery_worker):
 @dataclass
 class Worker:
     process: subprocess.Popen
+    hostname: str = ""          # its node name, e.g. for `control.inspect(destination=...)`
 
     def stop(self, sig=None) -> None:
         if self.process.poll() is None:
@@ -195,18 +197,19 @@ def start_celery_worker(concurrency: int = 1, env: dict | None = None,
     app = Celery(broker=redis_url, backend=redis_url)  # ping through this worker's own broker
     app.conf.task_default_queue = queue
     sink = open(output, "ab") if output is not None else None  # noqa: SIM115 - the worker's
+    hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "liveness_project", "worker", "--loglevel",
          (env or {}).get("LOG_LEVEL", "WARNING"), "--concurrency", str(concurrency),
          "--pool", "prefork", "--queues", queue, "--without-gossip", "--without-mingle",
-         "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
+         "--hostname", hostname],
         cwd=REPO, stdout=sink or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if sink else None,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
              **(env or {})})
     if sink is not None:
         sink.close()    # the child holds its own descriptor
-    worker = Worker(process)
+    worker = Worker(process, hostname)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         assert process.poll() is None, "the celery worker exited"

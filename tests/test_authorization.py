@@ -215,3 +215,42 @@ def test_concurrency_slots_of_a_dead_process_expire(make_tenant, post_form, sett
     assert refused(post_form(still_form(busy))) == "CONCURRENCY_LIMIT_EXCEEDED"
     time.sleep(1.2)
     assert post_form(still_form(busy)).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["hmac", "xca"])
+def test_an_unknown_key_is_refused_like_a_known_key_with_a_wrong_signature(acme, mode):
+    """Hardening item 5: the time of a refusal must not tell whether the key exists. An
+    unknown key is checked against a decoy secret, decrypted like a real one, and every
+    refusal of a key or signature is answered no sooner than REFUSAL_FLOOR_SECONDS after its
+    check began (bench/auth_timing.py measures the remaining difference: docs/API.md)."""
+    from apps.tenants.error_codes import AccessDenied, AccessDeniedReason
+    from apps.tenants.services import (
+        REFUSAL_FLOOR_SECONDS,
+        api_app_authenticate,
+        api_app_authenticate_xca,
+        xca_signature,
+    )
+
+    now_ms = str(int(time.time() * 1000))
+
+    def attempt(key: str):
+        if mode == "hmac":
+            return lambda: api_app_authenticate(sign=vendor_sign(key, "wrong-secret" * 3))
+        return lambda: api_app_authenticate_xca(
+            api_key=key, timestamp_ms=now_ms, signature=xca_signature(key, now_ms, "wrong"))
+
+    for call in (attempt(acme.api_key), attempt("no-such-key-0000")):
+        started = time.perf_counter()
+        with pytest.raises(AccessDenied) as refusal:
+            call()
+        assert refusal.value.reason == AccessDeniedReason.INVALID_SIGN
+        assert time.perf_counter() - started >= REFUSAL_FLOOR_SECONDS
+
+
+def test_a_non_ascii_xca_signature_is_refused_not_a_500(acme):
+    from apps.tenants.error_codes import AccessDenied
+    from apps.tenants.services import api_app_authenticate_xca
+
+    with pytest.raises(AccessDenied):
+        api_app_authenticate_xca(api_key=acme.api_key, timestamp_ms=str(int(time.time() * 1000)),
+                                 signature="签名" * 16)

@@ -75,7 +75,9 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(acme, start_
     def running_pid(other_than: int | None = None) -> int | None:
         """The pool process running this session's verify, as the worker itself reports its
         active tasks (`celery inspect active`)."""
-        active = celery_app.control.inspect(timeout=2.0).active() or {}
+        # asked of this worker alone, the answer comes as soon as it replies
+        active = celery_app.control.inspect(destination=[celery_worker.hostname], limit=1,
+                                            timeout=5.0).active() or {}
         for task in (t for tasks in active.values() for t in tasks):
             if (task["name"] == "analysis.verify"
                     and biz_token_ref(token) in str(task.get("kwargs"))

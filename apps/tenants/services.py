@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import F
@@ -89,6 +90,32 @@ def api_app_secret(app: ApiApp) -> str:
     return decrypt_text(app.api_secret_encrypted)
 
 
+@lru_cache(maxsize=1)
+def _decoy_secret_encrypted() -> str:
+    return encrypt_text(api_secret_new())
+
+
+def _secret_or_decoy(app: ApiApp | None) -> str:
+    """The app's secret; for an unknown key, a decoy's, decrypted the same way, so that a
+    signature of an unknown key costs what one of a known key with a wrong signature costs and
+    the time of the answer does not tell which keys exist. A signature checked against the
+    decoy is refused whatever it matches (the caller tests `app is None` too)."""
+    return decrypt_text(app.api_secret_encrypted if app is not None
+                        else _decoy_secret_encrypted())
+
+
+# A signature refused for its key or its value is answered no sooner than this after its check
+# began: what remains between a known and an unknown key (the database returning a row or none,
+# ~40 us, bench/auth_timing.py) disappears under it.
+REFUSAL_FLOOR_SECONDS = 0.002
+
+
+def _refused_after_floor(started: float) -> None:
+    remaining = REFUSAL_FLOOR_SECONDS - (time.perf_counter() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 def _one_time_sign_claim(raw: bytes) -> bool:
     """True for the first use of a one-time signature, False for every replay (atomic)."""
     ttl = settings.ONE_TIME_SIGN_MAX_AGE_SECONDS + settings.SIGN_CLOCK_SKEW_SECONDS + 60
@@ -104,6 +131,7 @@ def api_app_authenticate(*, sign: str, now: float | None = None) -> ApiApp:
     expire_time, and a one-time signature (expire_time=0) that is too old or used before,
     is EXPIRED_SIGN: in both cases the caller's remedy is to sign again.
     """
+    started = time.perf_counter()
     now = time.time() if now is None else now
     invalid = AccessDenied(AccessDeniedReason.INVALID_SIGN)
     expired = AccessDenied(AccessDeniedReason.EXPIRED_SIGN)
@@ -112,7 +140,9 @@ def api_app_authenticate(*, sign: str, now: float | None = None) -> ApiApp:
     except MalformedSignature:
         raise invalid from None
     app = ApiApp.objects.filter(api_key=claims.api_key).first()
-    if app is None or not sign_is_authentic(claims, api_app_secret(app)):
+    authentic = sign_is_authentic(claims, _secret_or_decoy(app))
+    if app is None or not authentic:
+        _refused_after_floor(started)
         raise invalid
     if claims.current_time > now + settings.SIGN_CLOCK_SKEW_SECONDS:
         raise invalid
@@ -152,13 +182,16 @@ def api_app_authenticate_xca(*, api_key: str, timestamp_ms: str, signature: str,
     """The x-ca-key / x-ca-timestamp / x-ca-signature mode. The timestamp must lie within
     XCA_TIMESTAMP_WINDOW_SECONDS of now, and each signature is accepted once: a replay inside
     the window is EXPIRED_SIGN like one outside it (the remedy is the same: sign again)."""
+    started = time.perf_counter()
     now = time.time() if now is None else now
     if not (api_key and timestamp_ms.isascii() and timestamp_ms.isdigit()
             and len(timestamp_ms) <= 16 and signature):
         raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
     app = ApiApp.objects.filter(api_key=api_key).first()
-    expected = xca_signature(api_key, timestamp_ms, api_app_secret(app)) if app else ""
-    if app is None or not secrets.compare_digest(expected, signature.strip().lower()):
+    expected = xca_signature(api_key, timestamp_ms, _secret_or_decoy(app))
+    authentic = secrets.compare_digest(expected.encode(), signature.strip().lower().encode())
+    if app is None or not authentic:
+        _refused_after_floor(started)
         raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
     window = settings.XCA_TIMESTAMP_WINDOW_SECONDS
     if abs(now - int(timestamp_ms) / 1000) > window:
