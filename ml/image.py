@@ -1,4 +1,7 @@
-"""Reading images into RGB arrays (uint8, H x W x 3), honouring EXIF orientation."""
+"""Reading images into RGB arrays (uint8, H x W x 3), honouring EXIF orientation.
+
+An MPO (a phone's JPEG with more pictures after it) is read as its first picture: the frame
+Pillow opens it at, and the one apps/core/images.py checks."""
 
 import io
 from pathlib import Path

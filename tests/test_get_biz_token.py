@@ -12,7 +12,14 @@ from apps.faceid.models import BizTokenRecord
 from apps.faceid.sessions import session_consume, session_meta, session_ttl, session_was_consumed
 
 from .conftest import GET_BIZ_TOKEN, still_form
-from .images import face_image, image_bytes, png_with_declared_size, truncated_jpeg
+from .images import (
+    face_image,
+    face_jpeg_and_mpo,
+    image_bytes,
+    png_with_declared_size,
+    scan_overwritten_jpeg,
+    truncated_jpeg,
+)
 
 ID_PATTERN = re.compile(r"^\d{10},[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 VALID_ID_NUMBER = "11010519491231002X"  # the GB 11643 standard's own example
@@ -210,6 +217,8 @@ def test_errors_are_reported_in_the_seeds_parameter_order(acme, post_form):
     [
         ("image_ref1", ("notes.txt", b"this is not an image", "text/plain")),
         ("image_ref1", ("half.jpg", truncated_jpeg(), "image/jpeg")),
+        ("image_ref1", ("random.jpg", scan_overwritten_jpeg("random"), "image/jpeg")),
+        ("image_ref2", ("zeros.jpg", scan_overwritten_jpeg("zeros"), "image/jpeg")),
         ("image_ref1", ("anim.gif", image_bytes("GIF"), "image/gif")),
         ("image_ref1", ("empty.jpg", b"", "image/jpeg")),
         ("image_ref2", ("junk.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png")),
@@ -219,6 +228,20 @@ def test_unsupported_images_name_their_parameter(acme, post_form, param, payload
     response = post_form(still_form(acme, **{param: payload}))
     assert response.status_code == 400
     assert error_of(response) == f"IMAGE_ERROR_UNSUPPORTED_FORMAT: {param}"
+
+
+def test_an_mpo_reference_is_read_as_its_first_picture(acme, post_form):
+    """An MPO (a phone's JPEG with more pictures after it) is taken as its first picture: the
+    face is found in it (its second picture has none) and embedded as in the same JPEG."""
+    metas = {}
+    jpeg, mpo = face_jpeg_and_mpo("biden.jpg", width=300)
+    for kind, picture in (("JPEG", jpeg), ("MPO", mpo)):
+        response = post_form(still_form(acme, image_ref2=("phone.jpg", picture, "image/jpeg")))
+        assert response.status_code == 200, response.content
+        metas[kind] = session_meta(biz_token=response.json()["biz_token"])
+    assert metas["MPO"]["reference_images"]["image_ref2"]["format"] == "MPO"
+    assert metas["MPO"]["reference_images"]["image_ref2"]["width"] == 300
+    assert metas["MPO"]["embeddings"]["image_ref2"] == metas["JPEG"]["embeddings"]["image_ref2"]
 
 
 def test_image_sent_as_text_is_not_an_image(acme, post_form):

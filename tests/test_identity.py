@@ -16,6 +16,7 @@ from apps.identity.models import RegisteredIdentity
 from apps.identity.services import identity_register
 from apps.identity.sources import IdentityLookup, LookupStatus, identity_lookup
 
+from .images import face_jpeg_and_mpo, scan_overwritten_jpeg
 from .test_ml_perception import PHOTOS
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -47,6 +48,16 @@ def test_numbers_are_checked_and_nothing_is_kept_in_clear(db):
     with pytest.raises(ValidationError, match="picture"):
         identity_register(name="A", id_number=id_number("11010519800101001"),
                           photo=b"not a picture")
+
+
+def test_a_phone_mpo_photo_is_registered_and_a_corrupt_jpeg_is_not(db):
+    _, mpo = face_jpeg_and_mpo()
+    number = id_number("11010519800101001")
+    identity_register(name="Barack Obama", id_number=number, photo=mpo)
+    assert identity_lookup(name="Barack Obama", id_number=number).photo == mpo
+    for broken in (scan_overwritten_jpeg("random"), scan_overwritten_jpeg("zeros")):
+        with pytest.raises(ValidationError, match="corrupt JPEG data"):
+            identity_register(name="A", id_number=number, photo=broken)
 
 
 def test_lookup_answers_each_kyc_outcome(db):

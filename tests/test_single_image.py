@@ -17,7 +17,13 @@ from PIL import Image
 
 from apps.tenants.services import api_app_code_rotate, xca_signature
 
-from .images import image_bytes, png_with_declared_size, truncated_jpeg
+from .images import (
+    face_jpeg_and_mpo,
+    image_bytes,
+    png_with_declared_size,
+    scan_overwritten_jpeg,
+    truncated_jpeg,
+)
 from .local_http import routes_served, slow_served
 from .test_ml_perception import PHOTOS
 
@@ -138,6 +144,8 @@ def test_seed000_file_token_is_the_pictures_hmac(call, tenant):
     (lambda b: b["file"].update(data="@@not base64@@"), "200002"),
     (lambda b: b["file"].update(data=b64(b"plain text, not a picture")), "200002"),
     (lambda b: b["file"].update(data=b64(truncated_jpeg())), "200002"),
+    (lambda b: b["file"].update(data=b64(scan_overwritten_jpeg("random"))), "200002"),
+    (lambda b: b["file"].update(data=b64(scan_overwritten_jpeg("zeros"))), "200002"),
     (lambda b: b["file"].update(data=b64(image_bytes("GIF"))), "200002"),
     (lambda b: b["file"].update(data=b64(noise_png(900))), "200003"),       # 2.4 MB
     (lambda b: b["file"].update(data=b64(png_with_declared_size(60000, 60000))), "200003"),
@@ -211,6 +219,8 @@ def test_seed001_signature_mode(call, tenant):
     ({"image_base64": "%%%"}, 4001),
     ({"image_base64": b64(b"GIF89a not really")}, 4001),
     ({"image_base64": b64(truncated_jpeg())}, 4001),
+    ({"image_base64": b64(scan_overwritten_jpeg("random"))}, 4001),
+    ({"image_base64": b64(scan_overwritten_jpeg("zeros"))}, 4001),
     ({"image_base64": b64(image_bytes("PNG", (14, 40)))}, 4001),             # below 15 px
     ({"image_base64": b64(png_with_declared_size(9000, 9000))}, 4001),     # above 8192 px
     ({"image_base64": b64(image_bytes("JPEG")), "thresh": 1.5}, 4001),
@@ -330,6 +340,8 @@ def test_seed002_a_url_trickling_its_picture_is_cut_at_the_deadline(call, settin
     ({"image": "not base64 at all!"}, 1),
     ({"image": b64(b"%PDF-1.4 not a picture")}, 1),
     ({"image": b64(truncated_jpeg())}, 1),
+    ({"image": b64(scan_overwritten_jpeg("random"))}, 1),
+    ({"image": b64(scan_overwritten_jpeg("zeros"))}, 1),
     ({"image": b64(no_face_jpeg())}, 2),
     ({"image": b64(small_face_jpeg())}, 3),
     ({"image": b64(noise_png(900))}, 5),
@@ -401,6 +413,26 @@ def test_answers_are_counted_for_prometheus(call, client):
     assert 'liveness_single_image_answers_total{api="BioDetection",outcome="analysed"}' in exposed
     assert ('liveness_single_image_answers_total{api="FaceLiveness",outcome="image_missing"}'
             in exposed)
+
+
+def test_an_mpo_is_analysed_like_its_first_picture_through_all_three(call):
+    """An MPO (a phone's JPEG with more pictures after it), stored sideways with an EXIF
+    orientation as phones do, is read as its first picture put upright, and each API answers
+    it exactly as it answers that picture sent as a plain JPEG."""
+    from ml.image import load_rgb
+
+    jpeg, mpo = face_jpeg_and_mpo("obama.jpg", width=400, sideways=True)
+    upright = load_rgb(mpo)
+    assert upright.shape == (500, 400, 3) and np.array_equal(upright, load_rgb(jpeg))
+    answers = {}
+    for kind, picture in (("JPEG", jpeg), ("MPO", mpo)):
+        bio = call(BIO, bio_body(picture)).json()
+        liveness = call(LIVENESS, {"image_base64": b64(picture)}).json()
+        image = call(IMAGE, {"image": b64(picture)}).json()
+        assert bio["code"] == "200000" and bio["data"]["have_face"] is True, bio
+        assert liveness["data"] is not None and image["code"] == 0, (liveness, image)
+        answers[kind] = (bio["data"], liveness["data"], image["result"])
+    assert answers["MPO"] == answers["JPEG"]
 
 
 # ------------------------------------------------------------- the passive decision, all three

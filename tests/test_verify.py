@@ -391,11 +391,12 @@ def test_kyc_photo_without_a_face(make_tenant, post_form, sdk_start, verify):
 
 def test_a_sealed_package_with_a_broken_frame_is_refused_before_any_worker(session, sdk_start,
                                                                            verify):
-    from .images import truncated_jpeg
+    from .images import scan_overwritten_jpeg, truncated_jpeg
 
     token = session("still")
     started = sdk_start(token)
-    for frame in (truncated_jpeg(), b"not a picture"):
+    for frame in (truncated_jpeg(), b"not a picture", scan_overwritten_jpeg("random"),
+                  scan_overwritten_jpeg("zeros")):
         broken = capture(started, frames=[(0.0, frame)])
         refused = verify(token, broken)
         assert refused.status_code == 400 and refused.json()["error"] == "MEGLIVE_DATA_ERROR"
