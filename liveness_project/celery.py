@@ -4,7 +4,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveness_project.settings")
 
@@ -41,3 +41,24 @@ def warm_models(**_kwargs) -> None:
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
     logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
                 os.environ.get("ML_THREADS"))
+
+
+_heartbeat = None
+
+
+@worker_ready.connect
+def heartbeat_start(sender=None, **_kwargs) -> None:
+    """Tells the web this worker consumes its queues (apps/analysis/workers.py)."""
+    global _heartbeat
+    from apps.analysis.workers import Heartbeat
+
+    queues = sorted(sender.app.amqp.queues.consume_from) if sender is not None else []
+    _heartbeat = Heartbeat(hostname=sender.hostname, queues=queues or [
+        sender.app.conf.task_default_queue])
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def heartbeat_stop(**_kwargs) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

@@ -194,7 +194,9 @@ def start_celery_worker(concurrency: int = 1, env: dict | None = None,
 
     redis_url = (env or {}).get("REDIS_URL", settings.REDIS_URL)
     queue = (env or {}).get("CELERY_QUEUE", settings.CELERY_TASK_DEFAULT_QUEUE)
-    app = Celery(broker=redis_url, backend=redis_url)  # ping through this worker's own broker
+    # ping through this worker's own broker and queue, with an app that does not become the
+    # current one (shared tasks would then be sent to this worker's queue)
+    app = Celery(broker=redis_url, backend=redis_url, set_as_current=False)
     app.conf.task_default_queue = queue
     sink = open(output, "ab") if output is not None else None  # noqa: SIM115 - the worker's
     hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"

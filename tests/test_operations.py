@@ -21,10 +21,13 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_readyz_checks_database_and_redis(client, db):
+def test_readyz_checks_database_redis_and_workers(client, db, celery_worker):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == body["checks"]["redis"] == "ok"
+    assert body["checks"]["workers"].startswith("ok: ")
 
 
 def test_readyz_fails_when_redis_does_not_answer(client, db, settings):

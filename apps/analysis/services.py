@@ -12,6 +12,7 @@ from apps.core.redis import redis_client, redis_key
 from ml.jobs import VerifyJob, VerifyResult
 
 from . import tasks
+from .workers import workers_alive
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ def _run_on_worker(task, job: bytes, *, timeout: float, **kwargs) -> dict:
     key = redis_key("job", uuid.uuid4().hex)
     client = redis_client()
     try:
+        if workers_alive() == 0:
+            # (the task object is not touched before this: doing so loads Celery's settings)
+            logger.error("model work refused: no worker is consuming %s",
+                         settings.CELERY_TASK_DEFAULT_QUEUE)
+            raise AnalysisUnavailable("no worker")
         client.set(key, job, ex=max(settings.ANALYSIS_IMAGE_TTL_SECONDS, int(timeout) + 60))
         pending = task.apply_async(args=(key,), kwargs=kwargs, expires=timeout)
         try:

@@ -7,6 +7,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -34,6 +35,11 @@ SINGLE_IMAGE_ANSWERS = Counter(
 )
 FACEID_ERRORS = Counter(
     "liveness_faceid_errors_total", "FaceID surface error answers by error code", ["code"]
+)
+
+WORKERS_ALIVE = Gauge(
+    "liveness_workers_alive", "workers whose heartbeat on the model queue is recent",
+    multiprocess_mode="max",
 )
 
 

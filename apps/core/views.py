@@ -8,7 +8,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from .metrics import metrics_exposition
+from .metrics import WORKERS_ALIVE, metrics_exposition
 from .net import client_ip, ip_in_networks
 from .redis import redis_client
 
@@ -42,10 +42,27 @@ def _check_redis() -> str:
         return f"error: {type(exc).__name__}"
 
 
+def _check_workers() -> str:
+    from apps.analysis.workers import workers_alive
+
+    try:
+        alive = workers_alive()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    WORKERS_ALIVE.set(alive)
+    if alive == 0:
+        logger.warning("readiness: no worker is consuming %s", settings.CELERY_TASK_DEFAULT_QUEUE)
+        return "error: no worker consuming"
+    return f"ok: {alive}"
+
+
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "redis": _check_redis()}
-    ready = all(value == "ok" for value in checks.values())
+    """Ready when the database and Redis answer and at least one worker consumes the model
+    queue (without one, every call that needs the models would fail)."""
+    checks = {"database": _check_database(), "redis": _check_redis(),
+              "workers": _check_workers()}
+    ready = all(value.startswith("ok") for value in checks.values())
     return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status=200 if ready else 503)
 
@@ -55,6 +72,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     networks = ",".join(settings.METRICS_ALLOWED_NETWORKS)
     if not ip_in_networks(client_ip(request), networks):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    _check_workers()                       # the gauge as of this scrape
     body, content_type = metrics_exposition()
     return HttpResponse(body, content_type=content_type)
 

@@ -1,0 +1,73 @@
+"""Which workers are consuming model work now: a heartbeat each worker writes to Redis and the
+web reads before it asks for work, so that without a worker a call fails at once with its
+contract's error instead of waiting out ANALYSIS_TIMEOUT_SECONDS / VERIFY_TIMEOUT_SECONDS, and
+/readyz and /metrics say so.
+
+Each worker's main process (liveness_project/celery.py) adds its node name to a sorted set per
+queue, scored by the time of its last beat, every WORKER_HEARTBEAT_SECONDS; a worker whose last
+beat is older than WORKER_STALE_AFTER_SECONDS (a killed or frozen one) no longer counts. A
+worker that shuts down cleanly removes itself at once.
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+
+from apps.core.redis import redis_client, redis_key
+
+logger = logging.getLogger(__name__)
+
+
+def _registry(queue: str) -> str:
+    return redis_key("workers", queue)
+
+
+def worker_beat(*, hostname: str, queue: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    pipe = redis_client().pipeline()
+    pipe.zadd(_registry(queue), {hostname: now})
+    pipe.zremrangebyscore(_registry(queue), "-inf", now - settings.WORKER_STALE_AFTER_SECONDS)
+    pipe.expire(_registry(queue), int(settings.WORKER_STALE_AFTER_SECONDS * 2) + 1)
+    pipe.execute()
+
+
+def worker_gone(*, hostname: str, queue: str) -> None:
+    redis_client().zrem(_registry(queue), hostname)
+
+
+def workers_alive(queue: str | None = None, now: float | None = None) -> int:
+    """How many workers beat on `queue` (this deployment's task queue by default) recently."""
+    now = time.time() if now is None else now
+    return int(redis_client().zcount(_registry(queue or settings.CELERY_TASK_DEFAULT_QUEUE),
+                                     now - settings.WORKER_STALE_AFTER_SECONDS, "+inf"))
+
+
+class Heartbeat:
+    """The worker's beat, on a daemon thread of its main process."""
+
+    def __init__(self, *, hostname: str, queues: list[str]):
+        self.hostname, self.queues = hostname, queues
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for queue in self.queues:
+            try:
+                worker_gone(hostname=self.hostname, queue=queue)
+            except Exception as exc:  # noqa: BLE001 - Redis may be the reason we stop
+                logger.warning("could not remove the worker's heartbeat: %r", exc)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for queue in self.queues:
+                try:
+                    worker_beat(hostname=self.hostname, queue=queue)
+                except Exception as exc:  # noqa: BLE001 - Redis down: beat again later
+                    logger.warning("worker heartbeat failed: %r", exc)
+            self._stop.wait(settings.WORKER_HEARTBEAT_SECONDS)
