@@ -18,8 +18,9 @@ import statistics
 from pathlib import Path
 
 from .image import load_rgb
+from .jobs import FAR_LEVELS
 from .pipeline import perception
-from .similarity import CALIBRATION_FILE, FAR_KEYS, confidence_of, cosine
+from .similarity import CALIBRATION_FILE, confidence_of, cosine
 
 PUBLISHED_OPERATING_POINT = {"sface": 0.363}
 
@@ -42,7 +43,7 @@ def thresholds_from(impostors: list[float], model: str) -> dict[str, float]:
     mean, sd = statistics.fmean(impostors), statistics.stdev(impostors)
     floor = PUBLISHED_OPERATING_POINT.get(model, -1.0)
     thresholds, previous = {}, -1.0
-    for key in FAR_KEYS:
+    for key in FAR_LEVELS:
         z = statistics.NormalDist().inv_cdf(1 - float(key))
         value = max(mean + sd * z, floor, previous)
         thresholds[key] = value

@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from .image import load_rgb
-from .jobs import LivenessCheck, Reason, VerifyJob, VerifyResult
+from .jobs import FAR_LEVELS, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pipeline import perception
-from .similarity import FAR_KEYS, comparison_of
+from .similarity import comparison_of
 
 MIN_FRAMES = {LivenessCheck.STILL: 1, LivenessCheck.ACTIONS: 10, LivenessCheck.FLASH: 10}
 BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
@@ -177,7 +177,7 @@ def comparisons_of(vector, references: dict[str, list[float]], *, model: str) ->
     for name, reference in references.items():
         comparison = comparison_of(np.asarray(reference), np.asarray(vector), model=model)
         out[name] = {"confidence": round(comparison.confidence, 3),
-                     "thresholds": {k: comparison.thresholds[k] for k in FAR_KEYS}}
+                     "thresholds": {k: comparison.thresholds[k] for k in FAR_LEVELS}}
     return out
 
 

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import FAR_LEVELS
-
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FAR_KEYS = FAR_LEVELS
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

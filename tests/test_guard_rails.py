@@ -9,13 +9,14 @@
   inside a function.
 """
 
-import ast
 import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from .test_import_graph import module_imports, our_modules
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,11 +102,7 @@ def test_mypy_ignores_missing_imports_only_module_by_module():
 
 def ml_modules() -> list[str]:
     """Every module under ml/, from the files (no hand-kept list)."""
-    names = []
-    for path in sorted((REPO / "ml").rglob("*.py")):
-        parts = path.relative_to(REPO).with_suffix("").parts
-        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    return names
+    return sorted(m for m in our_modules() if m == "ml" or m.startswith("ml."))
 
 
 def test_ml_modules_are_found_by_walking_the_folder():
@@ -139,15 +136,8 @@ print(json.dumps(None))
 def test_ml_sources_never_import_django_even_lazily():
     """Imports inside functions run only when called, so the import test above misses them.
     (tests/test_import_graph.py holds ml/ off apps/ and liveness_project/ the same way.)"""
-    found = []
-    for path in sorted((REPO / "ml").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            found += [f"{path.relative_to(REPO)}:{node.lineno} {name}" for name in names
-                      if name.split(".")[0] in DJANGO_LIBRARIES]
+    modules = our_modules()
+    found = [f"{module}: {name}" for module in ml_modules()
+             for name in sorted(module_imports(module, modules[module], modules))
+             if name.split(".")[0] in DJANGO_LIBRARIES]
     assert not found, found

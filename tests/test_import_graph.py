@@ -36,18 +36,25 @@ def imported_names(module: str, path: Path, node: ast.Import | ast.ImportFrom,
             for alias in node.names]
 
 
+def module_imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every name the module imports, anywhere in it, ours and other packages' alike."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update(imported_names(module, path, node, modules))
+    return names
+
+
 def import_graph() -> dict[str, set[str]]:
     modules = our_modules()
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                for name in imported_names(module, path, node, modules):
-                    while name and name not in modules:      # a name inside a module
-                        name = name.rpartition(".")[0]
-                    if name and name != module:
-                        targets.add(name)
+        for name in module_imports(module, path, modules):
+            while name and name not in modules:      # a name inside a module
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
         graph[module] = targets
     return graph
 

@@ -27,7 +27,6 @@ from ml.jobs import (
     VerifyJob,
     VerifyResult,
 )
-from ml.similarity import FAR_KEYS
 
 ML = Path(__file__).resolve().parent.parent / "ml"
 
@@ -36,7 +35,7 @@ def test_every_reason_has_one_contract_result_with_a_code():
     assert set(REASON_RESULTS) == set(Reason)
     assert all(name in RESULT_CODES for name in REASON_RESULTS.values())
     assert set(LIVENESS_CHECKS.values()) == set(LivenessCheck)
-    assert set(SECURITY_LEVEL_FAR.values()) == set(FAR_LEVELS) == set(FAR_KEYS)
+    assert set(SECURITY_LEVEL_FAR.values()) == set(FAR_LEVELS)
 
 
 def test_no_ml_module_names_a_vendor_result_or_form_value():

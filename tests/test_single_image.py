@@ -332,7 +332,9 @@ def test_seed002_a_url_trickling_its_picture_is_cut_at_the_deadline(call, settin
         body = call(IMAGE, {"url": base + "/face.jpg"}).json()
         elapsed = time.monotonic() - started
     assert body == {"code": 4, "desc": "URL 下载图片失败"}
-    assert 1.9 < elapsed < 3.5
+    # the deadline is the behaviour: not before it (nothing else failed the fetch), and well
+    # before the trickling server gives up on its own (8 s), which is where the fetch used to end
+    assert settings.URL_FETCH_TIMEOUT_SECONDS - 0.1 < elapsed < 6
 
 
 @pytest.mark.parametrize("fields, code", [

@@ -21,10 +21,6 @@ from .verification import liveness_media, sdk_start, verify_run
 logger = logging.getLogger(__name__)
 
 
-def _time_used_ms(request) -> int:
-    return elapsed_ms(getattr(request, "started_at", None))
-
-
 class FaceIdApi(APIView):
     """Base of the FaceID views: maps every failure to `{request_id, time_used, error}`."""
 
@@ -48,8 +44,9 @@ class FaceIdApi(APIView):
 
     def answer(self, body: dict, status: int = 200) -> Response:
         request = self.request
-        return Response({"request_id": request.request_id, "time_used": _time_used_ms(request),
-                         **body}, status=status)
+        time_used = elapsed_ms(getattr(request, "started_at", None))
+        return Response({"request_id": request.request_id, "time_used": time_used, **body},
+                        status=status)
 
 
 class BizTokenCreateApi(FaceIdApi):

@@ -28,10 +28,14 @@ def device_report_problem(device: object) -> str | None:
     return None
 
 
+def _has_report(device: dict) -> bool:
+    return bool(device) and all(flag in device for flag in RISK_FLAGS)
+
+
 def device_risk(device: dict | None) -> dict:
     """The risky-device policy: {"risky", "reasons"}, the reasons being the flags the report
     raises (in RISK_FLAGS order), or NO_REPORT for a package without a report."""
-    if not device or any(flag not in device for flag in RISK_FLAGS):
+    if device is None or not _has_report(device):
         return {"risky": True, "reasons": [NO_REPORT]}
     reasons = [flag for flag in RISK_FLAGS if device[flag] is True]
     return {"risky": bool(reasons), "reasons": reasons}
@@ -40,7 +44,7 @@ def device_risk(device: dict | None) -> dict:
 def device_summary(device: dict | None) -> dict | None:
     """What the verification record keeps of a package's report (None without one): its
     descriptive strings, its flags and whether the SDK raised the screen's brightness."""
-    if not device or any(flag not in device for flag in RISK_FLAGS):
+    if device is None or not _has_report(device):
         return None
     summary: dict[str, str | bool] = {key: device[key][:TEXT_MAX] for key in DESCRIPTIVE
                                       if isinstance(device.get(key), str)}

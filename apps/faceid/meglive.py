@@ -76,19 +76,14 @@ def package_open(blob: bytes, *, biz_token: str | None = None,
         mac = _unb64url(mac_b64)
     except (binascii.Error, ValueError) as exc:
         raise PackageError(f"undecodable MAC: {exc}") from None
-    if biz_token and challenge_id and _sealed_by(package_key(biz_token, challenge_id),
-                                                 payload_b64, mac):
-        payload = _payload_parse(payload_b64)
-    else:
-        payload = _payload_parse(payload_b64)
-        token, challenge = payload.get("biz_token"), payload.get("challenge_id")
-        if not isinstance(token, str) or not isinstance(challenge, str):
-            raise PackageError("biz_token and challenge_id are required")
-        if not _sealed_by(package_key(token, challenge), payload_b64, mac):
-            raise PackageError("bad MAC")
-    if not isinstance(payload.get("biz_token"), str) or not isinstance(
-            payload.get("challenge_id"), str):
+    sealed = bool(biz_token and challenge_id and _sealed_by(
+        package_key(biz_token, challenge_id), payload_b64, mac))
+    payload = _payload_parse(payload_b64)
+    token, challenge = payload.get("biz_token"), payload.get("challenge_id")
+    if not isinstance(token, str) or not isinstance(challenge, str):
         raise PackageError("biz_token and challenge_id are required")
+    if not sealed and not _sealed_by(package_key(token, challenge), payload_b64, mac):
+        raise PackageError("bad MAC")
     frames = payload.get("frames")
     if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
         raise PackageError(f"1 to {MAX_FRAMES} frames are required")
