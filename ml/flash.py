@@ -88,13 +88,18 @@ def _log_chroma(rgb_mean: np.ndarray) -> np.ndarray:
                     axis=-1)
 
 
-def face_region_means(frames: list[np.ndarray], box: tuple[float, ...]) -> np.ndarray:
-    """Mean RGB of the inner face box (its central 60 %, clear of hair and background)."""
+def face_region_means(frames: list[np.ndarray], box: tuple[float, ...]) -> np.ndarray | None:
+    """Mean RGB of the inner face box (its central 60 %, clear of hair and background), kept
+    inside the frame: a face cut by the frame's edge (MTCNN's box then runs past it) is judged on
+    the part that is in the picture. None when none of it is."""
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
-    inner = (int(x1 + 0.2 * w), int(y1 + 0.2 * h), int(x2 - 0.2 * w), int(y2 - 0.2 * h))
-    return np.array([f[inner[1]:inner[3], inner[0]:inner[2]].reshape(-1, 3).mean(axis=0)
-                     for f in frames])
+    height, width = frames[0].shape[:2]
+    left, top = max(0, int(x1 + 0.2 * w)), max(0, int(y1 + 0.2 * h))
+    right, bottom = min(width, int(x2 - 0.2 * w)), min(height, int(y2 - 0.2 * h))
+    if right <= left or bottom <= top:
+        return None
+    return np.array([f[top:bottom, left:right].reshape(-1, 3).mean(axis=0) for f in frames])
 
 
 def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],
@@ -111,7 +116,10 @@ def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],
             return FlashResult(False, "NO_FACE", 0.0, 0.0, 0.0, 0.0)
         box = faces[0].box
     times = np.asarray(timestamps_ms, dtype=np.float64) - timestamps_ms[0]
-    observed = _log_chroma(face_region_means(frames, box))
+    means = face_region_means(frames, box)
+    if means is None:
+        return FlashResult(False, "NO_FACE", 0.0, 0.0, 0.0, 0.0)
+    observed = _log_chroma(means)
     observed -= observed.mean(axis=0)
     response = float(np.sqrt((observed ** 2).sum(axis=1).mean()))
     if response < MIN_RESPONSE:

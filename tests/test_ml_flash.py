@@ -99,3 +99,27 @@ def test_unknown_scenario_is_refused(faces):
     with pytest.raises(ValueError, match="unknown scenario"):
         render_flash_clip(rgb, box, flash_challenge_new(np.random.default_rng(1)),
                           scenario="deepfake", seed=1)
+
+
+@pytest.mark.parametrize("scenario,passes", [("live", True), ("replay", False), ("late", False)])
+def test_a_face_cut_by_the_frame_is_judged_on_its_visible_part(detector, scenario, passes):
+    """obama_partial_face.jpg: MTCNN's box runs past the picture's edge. The inner face region
+    used to reach outside the frame, its mean was empty and every clip failed, live ones too."""
+    rgb = load_rgb(PHOTOS / "obama_partial_face.jpg")
+    box = detector.detect(rgb)[0].box
+    height, width = rgb.shape[:2]
+    assert min(box[:2]) < 0 or box[2] > width or box[3] > height  # the premise
+    for seed in SEEDS:
+        challenge = flash_challenge_new(np.random.default_rng(seed))
+        frames, times, _ = render_flash_clip(rgb, box, challenge, scenario=scenario,
+                                             seed=seed + 7)
+        result = analyse_flash(frames, times, challenge, detector=detector)
+        assert result.passed is passes, result
+
+
+def test_a_box_wholly_outside_the_frame_is_no_face():
+    frames = [np.full((240, 320, 3), 120, np.uint8)] * 10
+    challenge = flash_challenge_new(np.random.default_rng(1))
+    result = analyse_flash(frames, [i * 66.0 for i in range(10)], challenge,
+                           box=(400.0, 300.0, 500.0, 420.0))
+    assert result.reason == "NO_FACE" and not result.passed
