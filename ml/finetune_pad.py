@@ -5,9 +5,11 @@ silent_face/), whose head is widened to our five classes (live, print, replay, m
 live row starts as the authors' live row, each attack row as one of their two attack rows), and
 fine-tunes it on presentations made only from the *train* part of ml/pad_split.py:
 - live: the train photos' faces as selfies under benign capture variation (ml/capture.py,
-  tight crops among them), and every synthetic identity (ml/simulator/identities.py, made from
+  tight crops among them), with `--people` the train people's real photos (fixtures/people.py)
+  the same way, and every synthetic identity (ml/simulator/identities.py, made from
   train photos only) as the simulator's live capture, under the same variations;
-- attacks: every species of ml/simulator/attacks.py rendered from the same identities.
+- attacks: every species of ml/simulator/attacks.py rendered from the same identities and
+  people.
 Every presentation is cropped the way the model will see it in production: our detector's box
 on the rendered picture, the authors' crop rule, BGR. Crops are cached (OUT.crops.npz) so a
 second run only trains. Seeded; writes the checkpoint (ml/pad_finetuned.py FinetunedPadModel format) and
@@ -18,13 +20,14 @@ import argparse
 import json
 import sys
 import time
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
 from .capture import KINDS, vary
 from .pad_data import item_seed
-from .pad_split import SPLIT
+from .pad_split import PEOPLE_SPLIT, SPLIT, people_photos
 
 CLASSES = ("live", "print", "replay", "mask", "blend")
 # The authors' classes: 0 and 2 are two kinds of attack, 1 is live.
@@ -168,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-variations", type=int, default=30)
     parser.add_argument("--live-variations", type=int, default=3)
     parser.add_argument("--attack-seeds", type=int, default=1)
+    parser.add_argument("--people", type=Path, default=None,
+                        help="fixtures/people (fixtures/people.py): the train part's real photos "
+                             "of many people (ml/pad_split.py PEOPLE_SPLIT) join the live class, "
+                             "and every species is rendered from them")
+    parser.add_argument("--people-variations", type=int, default=15)
     args = parser.parse_args(argv)
     import torch
 
@@ -183,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                               real_variations=args.real_variations,
                               live_variations=args.live_variations,
                               attack_seeds=args.attack_seeds)
+        if args.people is not None:
+            items = chain(items, presentations(
+                args.people, people_photos("train"), None, seed=args.seed,
+                real_variations=args.people_variations, live_variations=args.live_variations,
+                attack_seeds=args.attack_seeds))
         crops, labels, _ = crops_of(items, crop)
         np.savez_compressed(cache, crops=crops, labels=labels)
     prepared = time.monotonic() - started
@@ -190,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     network.eval()
     given = sys.argv[1:] if argv is None else argv
     recipe = {"command": "python -m ml.finetune_pad " + " ".join(given),
-              "split_train": SPLIT["train"], "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
+              "split_train": SPLIT["train"],
+              **({"people_train": PEOPLE_SPLIT["train"]} if args.people else {}),
+              "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
               "crops_per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
               "epochs": args.epochs, "seed": args.seed, "final": history[-1],
               "prepare_seconds": round(prepared, 1),

@@ -187,3 +187,21 @@ def test_the_evaluation_command_reports_the_decision_and_every_member(tmp_path):
     assert figures["decision"]["bpcer_real"] == 0.0   # an unseen real photo, 4 presentations
     assert (tmp_path / "eval" / "det.png").stat().st_size > 1000
     assert "flash_pass_rate" in figures and "action_pass_rate" in figures
+
+
+def test_no_member_may_push_the_decision_toward_live_by_saying_attack():
+    """A member whose verdict runs against the labels on the fitting data (here the third) gets
+    weight 0, not a negative one; the others keep theirs."""
+    from ml.fit_fusion import fit_monotone
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(3000) < 0.5).astype(float)
+    sign = 2 * y - 1
+    x = np.stack([sign * 2 + rng.normal(0, 1.5, 3000), sign * 1 + rng.normal(0, 1.5, 3000),
+                  -sign * 0.7 + rng.normal(0, 1.5, 3000)], axis=1)
+    free, _ = fit_logistic(x, y, np.ones(3000), l2=1.0)
+    assert free[2] < -0.1                                      # the premise
+    weights, _ = fit_monotone(x, y, np.ones(3000), l2=1.0)
+    assert weights[2] == 0.0 and weights[0] > weights[1] > 0
+    committed = Fusion.load().weights
+    assert min(committed.values()) >= 0.0
