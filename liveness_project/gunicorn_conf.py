@@ -7,7 +7,7 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Sync workers: get_biz_token is short CPU work (HMAC, image decode) plus a few fast
 # round trips to Redis and the database, so one request per process keeps latency flat.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-worker_class = "sync"
+worker_class = "liveness_project.gunicorn_worker.JsonErrorSyncWorker"
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5

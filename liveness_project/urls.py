@@ -13,4 +13,7 @@ urlpatterns = [
     path("", include("apps.single_image.urls")),
 ]
 
+handler400 = "apps.core.views.bad_request"
+handler403 = "apps.core.views.permission_denied"
+handler404 = "apps.core.views.page_not_found"
 handler500 = "apps.core.views.server_error"

@@ -6,8 +6,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
+from .api_errors import api_error
 from .metrics import WORKERS_ALIVE, metrics_exposition
 from .net import client_ip, ip_in_networks
 from .redis import redis_client
@@ -82,10 +84,37 @@ def openapi(request: HttpRequest) -> HttpResponse:
     return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/yaml")
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
-    """Last-resort 500: the contract's shape, never a traceback."""
-    return JsonResponse(
+def _api_error_or(request: HttpRequest, status: int, django_page) -> HttpResponse:
+    """The API's own error format on an API path (apps/core/api_errors.py), else Django's page."""
+    answer = api_error(request.path, status, getattr(request, "request_id", None))
+    if answer is None:
+        return django_page()
+    status, body = answer
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """Django's 400 (a Host not allowed, a body it refused before any view)."""
+    return _api_error_or(request, 400, lambda: defaults.bad_request(request, exception))
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    return _api_error_or(request, 403, lambda: defaults.permission_denied(request, exception))
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return _api_error_or(request, 404, lambda: defaults.page_not_found(request, exception))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return _api_error_or(request, 403, lambda: django_csrf_failure(request, reason))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Last-resort 500: the API's own shape on an API path, FaceID's elsewhere; never a
+    traceback."""
+    return _api_error_or(request, 500, lambda: JsonResponse(
         {"request_id": getattr(request, "request_id", ""), "time_used": 0,
-         "error": "INTERNAL_ERROR"},
-        status=500,
-    )
+         "error": "INTERNAL_ERROR"}, status=500))

@@ -17,3 +17,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 # Longest side of an accepted image on every surface (FaceID: INVALID_IMAGE_SIZE above it).
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 4096)
+# What the web process still reads of a body its view left unread (apps/core/transport.py), so
+# that a client sending its whole body before reading gets the answer rather than a broken pipe.
+UNREAD_BODY_DRAIN_BYTES = env_int("UNREAD_BODY_DRAIN_BYTES", 64 * 1024 * 1024)
+UNREAD_BODY_DRAIN_SECONDS = 5.0
