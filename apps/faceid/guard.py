@@ -5,7 +5,9 @@ get_liveness_video): who is calling, may they, and the answer when they may not.
         ...  # the endpoint's own work, for `app`
 
 In order: `sign` and `sign_version` (400, nothing else is read before the caller is known) ->
-the signature (403 INVALID_SIGN / EXPIRED_SIGN; a one-time signature is spent here) -> the app
+the signature (403 INVALID_SIGN / EXPIRED_SIGN; a one-time signature is spent here; a source
+with too many refused signatures is refused first, 403 MORE_RETRY_TIMES, apps/tenants/throttle.py)
+-> the app
 may call from here and now (403 API_KEY_BE_DISCONTINUED, then IP_NOT_ALLOWED) -> the
 endpoint's permission, if it names one (403) -> one of the app's in-flight slots, if the
 endpoint holds one (403 CONCURRENCY_LIMIT_EXCEEDED) -> the block. The tenants' refusals raised
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
 from apps.tenants.models import ApiApp
 from apps.tenants.services import api_app_authenticate, api_app_authorize, concurrency_slot
+from apps.tenants.throttle import SourceThrottled, authentication_throttled
 
 from . import errors
 from .params import signature_fields
@@ -52,7 +55,9 @@ def guard(*, form, client_ip: str, permission: Permission | None, slot: bool) ->
     slot: hold one of the app's concurrency_limit slots for the whole block.
     """
     try:
-        app = api_app_authenticate(sign=signature_fields(form))
+        fields = signature_fields(form)
+        with authentication_throttled(client_ip):
+            app = api_app_authenticate(sign=fields)
         api_app_authorize(app=app, client_ip=client_ip)
         if permission is not None:
             permission(app)
@@ -65,3 +70,5 @@ def guard(*, form, client_ip: str, permission: Permission | None, slot: bool) ->
         raise errors.authorization_error(exc.reason) from None
     except ConcurrencyLimitExceeded:
         raise errors.concurrency_limit_exceeded() from None
+    except SourceThrottled:
+        raise errors.authorization_error(AccessDeniedReason.MORE_RETRY_TIMES) from None

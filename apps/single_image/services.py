@@ -28,6 +28,7 @@ from apps.tenants.services import (
     api_app_rate_check,
     concurrency_slot,
 )
+from apps.tenants.throttle import SourceThrottled, authentication_throttled
 
 from .failures import Failure, Kind
 from .messages import Incoming, Parsed
@@ -35,16 +36,20 @@ from .messages import Incoming, Parsed
 logger = logging.getLogger(__name__)
 
 
-def caller_authenticate(headers: dict) -> ApiApp:
+def caller_authenticate(headers: dict, client_ip: str) -> ApiApp:
     """`Authorization: APPCODE <code>`, else the x-ca-key / x-ca-timestamp / x-ca-signature
-    headers (md5 of key&timestamp&secret)."""
+    headers (md5 of key&timestamp&secret). A source with too many refused credentials is
+    refused first (LIMITED; apps/tenants/throttle.py)."""
     try:
-        if headers.get("authorization"):
-            return api_app_authenticate_app_code(authorization=headers["authorization"])
-        if headers.get("x-ca-key") or headers.get("x-ca-signature"):
-            return api_app_authenticate_xca(api_key=headers.get("x-ca-key", ""),
-                                            timestamp_ms=headers.get("x-ca-timestamp", ""),
-                                            signature=headers.get("x-ca-signature", ""))
+        with authentication_throttled(client_ip):
+            if headers.get("authorization"):
+                return api_app_authenticate_app_code(authorization=headers["authorization"])
+            if headers.get("x-ca-key") or headers.get("x-ca-signature"):
+                return api_app_authenticate_xca(api_key=headers.get("x-ca-key", ""),
+                                                timestamp_ms=headers.get("x-ca-timestamp", ""),
+                                                signature=headers.get("x-ca-signature", ""))
+    except SourceThrottled:
+        raise Failure(Kind.LIMITED, "failed authentications from this source") from None
     except AccessDenied as exc:
         if exc.reason == AccessDeniedReason.EXPIRED_SIGN:
             raise Failure(Kind.SIGNATURE_EXPIRED) from None
@@ -94,7 +99,7 @@ def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
     try:
         if oversized:
             raise Failure(Kind.IMAGE_TOO_LARGE, "request body over the contract's limit")
-        app = caller_authenticate(incoming.headers)
+        app = caller_authenticate(incoming.headers, incoming.client_ip)
         caller_admit(app=app, client_ip=incoming.client_ip)
         contract.parse(incoming, parsed, app)
         analysis = still_analysis_run(app=app, picture=parsed.picture,
