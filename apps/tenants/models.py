@@ -67,3 +67,19 @@ class ApiApp(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class SpentSignature(models.Model):
+    """A one-time FaceID sign or an x-ca signature that was accepted once, kept for as long as a
+    replay of it could otherwise be accepted. Redis answers replays fast; this row is what
+    still refuses them after Redis lost its keys (a restart without persistence: issue 12,
+    item 3). Expired rows are purged hourly (tenants.spent_signatures_purge)."""
+
+    digest = models.CharField(max_length=80, primary_key=True)   # "<kind>:<sha1 hex>"
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "spent signature"
+
+    def __str__(self) -> str:
+        return self.digest

@@ -7,17 +7,20 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from apps.core.crypto import decrypt_text, encrypt_text, keyed_digest
 from apps.core.net import ip_in_networks
 from apps.core.redis import redis_client, redis_key
 
 from .error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded, RateLimited
-from .models import ApiApp
+from .models import ApiApp, SpentSignature
 from .signatures import MalformedSignature, sign_is_authentic, sign_parse
 
 
@@ -116,11 +119,32 @@ def _refused_after_floor(started: float) -> None:
         time.sleep(remaining)
 
 
+def signature_spend(kind: str, raw: bytes, ttl: int) -> bool:
+    """True for the first use of a single-use signature, False for every replay (atomic).
+
+    Redis refuses a replay without touching the database; a first use is then recorded in the
+    database (SpentSignature, unique), which still refuses the replay after Redis forgot it."""
+    digest = hashlib.sha1(raw).hexdigest()
+    if not redis_client().set(redis_key(f"{kind}-used", digest), b"1", nx=True, ex=ttl):
+        return False
+    try:
+        with transaction.atomic():
+            SpentSignature.objects.create(digest=f"{kind}:{digest}",
+                                          expires_at=timezone.now() + timedelta(seconds=ttl))
+    except IntegrityError:
+        return False
+    return True
+
+
+def spent_signatures_purge(now: datetime | None = None) -> int:
+    deleted, _ = SpentSignature.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
+
+
 def _one_time_sign_claim(raw: bytes) -> bool:
     """True for the first use of a one-time signature, False for every replay (atomic)."""
     ttl = settings.ONE_TIME_SIGN_MAX_AGE_SECONDS + settings.SIGN_CLOCK_SKEW_SECONDS + 60
-    key = redis_key("sign-used", hashlib.sha1(raw).hexdigest())
-    return bool(redis_client().set(key, b"1", nx=True, ex=ttl))
+    return signature_spend("sign", raw, ttl)
 
 
 def api_app_authenticate(*, sign: str, now: float | None = None) -> ApiApp:
@@ -196,8 +220,7 @@ def api_app_authenticate_xca(*, api_key: str, timestamp_ms: str, signature: str,
     window = settings.XCA_TIMESTAMP_WINDOW_SECONDS
     if abs(now - int(timestamp_ms) / 1000) > window:
         raise AccessDenied(AccessDeniedReason.EXPIRED_SIGN)
-    key = redis_key("xca-used", hashlib.sha1(f"{api_key}&{timestamp_ms}".encode()).hexdigest())
-    if not redis_client().set(key, b"1", nx=True, ex=2 * window + 60):
+    if not signature_spend("xca", f"{api_key}&{timestamp_ms}".encode(), 2 * window + 60):
         raise AccessDenied(AccessDeniedReason.EXPIRED_SIGN)
     return app
 

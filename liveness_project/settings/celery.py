@@ -29,6 +29,7 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 # Media kept for get_liveness_video are purged by this periodic task (the worker's beat).
 CELERY_BEAT_SCHEDULE = {
     "liveness-media-purge": {"task": "faceid.media_purge", "schedule": 3600.0},
+    "spent-signatures-purge": {"task": "tenants.spent_signatures_purge", "schedule": 3600.0},
 }
 # A pool process loads every model before it reports up (worker_process_init); Celery's default
 # 4 s is less than that on a busy machine, and a replacement process (after a crash) would be
