@@ -28,6 +28,7 @@ from apps.core.request_context import elapsed_ms
 from apps.identity.sources import LookupStatus, identity_lookup
 from apps.tenants.error_codes import AccessDeniedReason
 from apps.tenants.models import ApiApp
+from apps.tenants.services import api_app_quota_release
 from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, VerifyJob, VerifyResult
 
 from . import errors
@@ -109,12 +110,41 @@ def verify_run(*, form, files, client_ip: str, request_id: str, started: float) 
         return _verify(app=app, form=form, files=files, request_id=request_id, started=started)
 
 
+def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool:
+    """A biz_token the database issued to `app`, unexpired and never verified, whose session Redis
+    no longer holds: Redis lost it (a restart without persistence, an eviction). The record is
+    closed with a verification record saying so, and the call get_biz_token counted is given
+    back; once, whoever asks first (the update is atomic). The caller answers BIZ_TOKEN_DENIED:
+    the client starts again with a new biz_token. Returns whether this call settled it."""
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        issued = (BizTokenRecord.objects.select_for_update()
+                  .filter(biz_token=biz_token, app=app, consumed_at__isnull=True,
+                          expires_at__gt=now).first())
+        if issued is None:
+            return False
+        issued.consumed_at = now
+        issued.save(update_fields=["consumed_at"])
+        VerificationRecord.objects.create(
+            biz_token=biz_token, app=app, request_id=request_id,
+            liveness_type=issued.liveness_type, comparison_type=issued.comparison_type,
+            biz_no=issued.biz_no, result_code=RESULT_CODES["BIZ_TOKEN_DENIED"],
+            result_message="BIZ_TOKEN_DENIED", liveness={"session": "lost"})
+        api_app_quota_release(app=app)
+    logger.warning("session lost from Redis, record closed and call given back: %s",
+                   biz_token_ref(biz_token))
+    return True
+
+
 def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:
     biz_token = (form.get("biz_token") or "").strip()
     if not biz_token:
         raise errors.missing_argument("biz_token")
     session = session_read(biz_token=biz_token)
-    if session is None or session.meta.get("app_id") != app.pk:
+    if session is None:
+        lost_session_settle(app=app, biz_token=biz_token, request_id=request_id)
+        return _answer("BIZ_TOKEN_DENIED", biz_no="")
+    if session.meta.get("app_id") != app.pk:
         return _answer("BIZ_TOKEN_DENIED", biz_no="")
     meta = session.meta
     liveness_type = meta["liveness_type"]
