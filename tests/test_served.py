@@ -116,3 +116,41 @@ def test_redis_outage_fails_cleanly_and_recovers_without_restart(acme, start_gun
         assert back.status_code == 200, back.text
         assert server.process.poll() is None  # the same processes, never restarted
     assert BizTokenRecord.objects.filter(app=acme.app).count() == 2
+
+
+def test_a_redis_restart_mid_flow_forgets_nothing_that_matters(make_tenant, start_gunicorn,
+                                                               private_redis, request):
+    """Issue 12, item 3, with a real restart of a Redis that keeps nothing on disk: a spent
+    one-time sign stays spent, the live session it opened is settled (record closed, one
+    verification record, its call given back), and the service goes on."""
+    from apps.faceid.models import VerificationRecord
+
+    from .vendor_client import one_time_sign
+
+    tenant = make_tenant(name="restart-bank", call_quota=10)
+    worker = start_celery_worker(env={"REDIS_URL": private_redis.url})
+    request.addfinalizer(worker.stop)
+    server = start_gunicorn(workers=1, env={"REDIS_URL": private_redis.url})
+    spent = one_time_sign(tenant.api_key, tenant.api_secret)
+    with server.client() as http:
+        data, files = split_form(still_form(tenant, sign=spent))
+        issued = http.post(GET_BIZ_TOKEN, data=data, files=files)
+        assert issued.status_code == 200, issued.text
+        biz_token = issued.json()["biz_token"]
+
+        private_redis.stop()
+        private_redis.start()                       # empty: it kept nothing
+        wait_until(lambda: http.get("/readyz").status_code == 200, 20, "readiness again")
+
+        data, files = split_form(still_form(tenant, sign=spent))
+        replay = http.post(GET_BIZ_TOKEN, data=data, files=files)
+        assert replay.json()["error"] == "AUTHORIZATION_ERROR: EXPIRED_SIGN"
+        verify = http.post("/faceid/v3/sdk/verify", data={
+            "sign": tenant.sign(), "sign_version": "hmac_sha1", "biz_token": biz_token})
+        assert verify.json()["result_message"] == "BIZ_TOKEN_DENIED"
+        data, files = split_form(still_form(tenant))
+        assert http.post(GET_BIZ_TOKEN, data=data, files=files).status_code == 200
+    assert BizTokenRecord.objects.get(biz_token=biz_token).consumed_at is not None
+    assert VerificationRecord.objects.filter(biz_token=biz_token).count() == 1
+    tenant.app.refresh_from_db()
+    assert tenant.app.calls_used == 1               # the lost session's call given back
