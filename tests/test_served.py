@@ -154,3 +154,23 @@ def test_a_redis_restart_mid_flow_forgets_nothing_that_matters(make_tenant, star
     assert VerificationRecord.objects.filter(biz_token=biz_token).count() == 1
     tenant.app.refresh_from_db()
     assert tenant.app.calls_used == 1               # the lost session's call given back
+
+
+def test_a_database_outage_is_answered_in_each_contracts_format(acme, start_gunicorn):
+    """PostgreSQL unreachable (the web pointed at a port nothing listens on): every surface
+    answers its own 500 quickly, never a page or a hang, and readiness says why."""
+    dead = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"
+    server = start_gunicorn(workers=1, env={"DATABASE_URL": dead})
+    with server.client() as http:
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("error")
+        data, files = split_form(still_form(acme))
+        faceid = http.post(GET_BIZ_TOKEN, data=data, files=files)
+        assert faceid.status_code == 500 and faceid.json()["error"] == "INTERNAL_ERROR"
+        single = http.post("/api/face_liveness/v1", json={"image_base64": "x"},
+                           headers={"Authorization": f"APPCODE {acme.app_code}"})
+        assert single.status_code == 500 and single.json()["code"] == 5000, single.text
+        for answer in (ready, faceid, single):
+            assert answer.elapsed.total_seconds() < 10
+        assert server.process.poll() is None
