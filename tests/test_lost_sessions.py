@@ -44,3 +44,13 @@ def test_an_unknown_or_foreign_biz_token_settles_nothing(make_tenant, post_form)
     assert not VerificationRecord.objects.exists()
     owner.app.refresh_from_db()
     assert owner.app.calls_used == 1
+
+
+def test_a_nul_byte_in_a_field_is_a_bad_argument_not_a_500(acme, post_form):
+    """Found by tests/test_fuzz.py: PostgreSQL cannot compare text holding NUL, and a biz_token
+    or video_key with one answered 500."""
+    signed = {"sign": acme.sign(), "sign_version": "hmac_sha1"}
+    verify = post_form({**signed, "biz_token": "abc\x00def"}, path=VERIFY)
+    assert (verify.status_code, verify.json()["error"]) == (400, "BAD_ARGUMENTS: biz_token")
+    media = post_form({**signed, "video_key": "\x00"}, path="/faceid/v3/sdk/get_liveness_video")
+    assert (media.status_code, media.json()["error"]) == (400, "BAD_ARGUMENTS: video_key")

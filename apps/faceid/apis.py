@@ -24,6 +24,16 @@ logger = logging.getLogger(__name__)
 class FaceIdApi(APIView):
     """Base of the FaceID views: maps every failure to `{request_id, time_used, error}`."""
 
+    def initial(self, request, *args, **kwargs) -> None:
+        """Refuses a text field holding a NUL byte before any endpoint reads it: no field of the
+        contract can hold one, and PostgreSQL cannot store or even compare one (found by
+        tests/test_fuzz.py: a biz_token or video_key with a NUL answered 500)."""
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            for key, value in request.data.items():
+                if isinstance(value, str) and "\x00" in value:
+                    raise errors.bad_argument(key)
+
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, FaceIdError):
             error = exc

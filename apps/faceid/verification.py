@@ -116,6 +116,8 @@ def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool
     closed with a verification record saying so, and the call get_biz_token counted is given
     back; once, whoever asks first (the update is atomic). The caller answers BIZ_TOKEN_DENIED:
     the client starts again with a new biz_token. Returns whether this call settled it."""
+    if not (len(biz_token) <= 64 and biz_token.isascii() and biz_token.isprintable()):
+        return False            # never one we issued (and PostgreSQL refuses NUL in text)
     now = datetime.now(UTC)
     with transaction.atomic():
         issued = (BizTokenRecord.objects.select_for_update()
