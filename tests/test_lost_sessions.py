@@ -54,3 +54,30 @@ def test_a_nul_byte_in_a_field_is_a_bad_argument_not_a_500(acme, post_form):
     assert (verify.status_code, verify.json()["error"]) == (400, "BAD_ARGUMENTS: biz_token")
     media = post_form({**signed, "video_key": "\x00"}, path="/faceid/v3/sdk/get_liveness_video")
     assert (media.status_code, media.json()["error"]) == (400, "BAD_ARGUMENTS: video_key")
+
+
+def test_the_sweep_settles_lost_sessions_nobody_came_back_for(make_tenant, post_form):
+    from apps.faceid.verification import lost_sessions_sweep
+
+    tenant = make_tenant(name="sweep-bank", call_quota=10)
+    lost, kept = (post_form(still_form(tenant)).json()["biz_token"] for _ in range(2))
+    redis_client().delete(redis_key("session", lost))
+    assert lost_sessions_sweep() == 1
+    assert lost_sessions_sweep() == 0                                   # once
+    assert BizTokenRecord.objects.get(biz_token=lost).consumed_at is not None
+    assert BizTokenRecord.objects.get(biz_token=kept).consumed_at is None
+    assert VerificationRecord.objects.get(biz_token=lost).liveness == {"session": "lost"}
+    tenant.app.refresh_from_db()
+    assert tenant.app.calls_used == 1
+
+
+def test_a_session_just_consumed_by_a_verify_is_not_taken_for_lost(acme, post_form):
+    """The verify that consumed it leaves a tombstone until it records the outcome."""
+    from apps.faceid.sessions import session_consume
+    from apps.faceid.verification import lost_session_settle, lost_sessions_sweep
+
+    biz_token = post_form(still_form(acme)).json()["biz_token"]
+    assert session_consume(biz_token=biz_token) is not None            # a verify, mid-way
+    assert lost_session_settle(app=acme.app, biz_token=biz_token, request_id="r") is False
+    assert lost_sessions_sweep() == 0
+    assert BizTokenRecord.objects.get(biz_token=biz_token).consumed_at is None

@@ -7,3 +7,11 @@ def media_purge() -> int:
     from .verification import liveness_media_purge
 
     return liveness_media_purge()
+
+
+@shared_task(name="faceid.lost_sessions_settle")
+def lost_sessions_settle() -> int:
+    """Settles sessions Redis lost whose clients never came back (every 5 minutes, the beat)."""
+    from .verification import lost_sessions_sweep
+
+    return lost_sessions_sweep()

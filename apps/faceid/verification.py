@@ -52,6 +52,7 @@ from .sessions import (
     session_read,
     session_restore,
     session_ttl,
+    session_was_consumed,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,12 +113,15 @@ def verify_run(*, form, files, client_ip: str, request_id: str, started: float) 
 
 def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool:
     """A biz_token the database issued to `app`, unexpired and never verified, whose session Redis
-    no longer holds: Redis lost it (a restart without persistence, an eviction). The record is
+    no longer holds and never saw consumed (no tombstone: a verify that just took the session
+    has not recorded it yet, and is left to): Redis lost it (a restart without persistence, an eviction). The record is
     closed with a verification record saying so, and the call get_biz_token counted is given
     back; once, whoever asks first (the update is atomic). The caller answers BIZ_TOKEN_DENIED:
     the client starts again with a new biz_token. Returns whether this call settled it."""
     if not (len(biz_token) <= 64 and biz_token.isascii() and biz_token.isprintable()):
         return False            # never one we issued (and PostgreSQL refuses NUL in text)
+    if session_was_consumed(biz_token=biz_token):
+        return False            # another verify took it a moment ago and is recording it
     now = datetime.now(UTC)
     with transaction.atomic():
         issued = (BizTokenRecord.objects.select_for_update()
@@ -136,6 +140,23 @@ def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool
     logger.warning("session lost from Redis, record closed and call given back: %s",
                    biz_token_ref(biz_token))
     return True
+
+
+def lost_sessions_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Every few minutes (faceid.lost_sessions_settle): settles the sessions Redis lost whose
+    client never came back to verify, so their calls are given back too. Records within a
+    minute of their expiry are left alone: Redis may have let the session expire a moment
+    before the record, and that is an abandoned session, not a lost one."""
+    now = now or datetime.now(UTC)
+    settled = 0
+    open_records = (BizTokenRecord.objects.select_related("app")
+                    .filter(consumed_at__isnull=True, expires_at__gt=now + timedelta(minutes=1))
+                    .order_by("created_at")[:limit])
+    for record in open_records:
+        if session_read(biz_token=record.biz_token) is None and lost_session_settle(
+                app=record.app, biz_token=record.biz_token, request_id="lost-sessions-sweep"):
+            settled += 1
+    return settled
 
 
 def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:

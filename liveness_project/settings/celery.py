@@ -30,6 +30,7 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BEAT_SCHEDULE = {
     "liveness-media-purge": {"task": "faceid.media_purge", "schedule": 3600.0},
     "spent-signatures-purge": {"task": "tenants.spent_signatures_purge", "schedule": 3600.0},
+    "lost-sessions-settle": {"task": "faceid.lost_sessions_settle", "schedule": 300.0},
 }
 # A pool process loads every model before it reports up (worker_process_init); Celery's default
 # 4 s is less than that on a busy machine, and a replacement process (after a crash) would be
