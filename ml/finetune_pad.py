@@ -99,7 +99,23 @@ def base_network():
     return network, base.crop
 
 
-def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _jpeg_noise(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Half the crops get sensor noise and a JPEG re-encoding at quality 50-95, as phone frames
+    arrive (a member that loses its verdict to compression refuses real uploads)."""
+    import cv2
+
+    out = batch.copy()
+    for i in np.flatnonzero(rng.random(len(batch)) < 0.5):
+        noisy = np.clip(out[i].astype(np.float32) + rng.normal(0, rng.uniform(0, 3), out[i].shape),
+                        0, 255).astype(np.uint8)
+        ok, data = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
+        out[i] = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return out
+
+
+def _augment(batch: np.ndarray, rng: np.random.Generator, jpeg: bool = False) -> np.ndarray:
+    if jpeg:
+        batch = _jpeg_noise(batch, rng)
     flip = rng.random(len(batch)) < 0.5
     batch = batch.astype(np.float32)
     batch[flip] = batch[flip][:, :, ::-1]
@@ -109,7 +125,7 @@ def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def train(crops: np.ndarray, labels: np.ndarray, network, *, epochs: int, seed: int,
-          batch_size: int = 64, learning_rate: float = 3e-4) -> list[dict]:
+          batch_size: int = 64, learning_rate: float = 3e-4, jpeg: bool = False) -> list[dict]:
     import torch
 
     torch.manual_seed(seed)
@@ -133,7 +149,7 @@ def train(crops: np.ndarray, labels: np.ndarray, network, *, epochs: int, seed: 
             index = order[start:start + batch_size]
             if len(index) < 2:  # batch norm needs two
                 continue
-            inputs = torch.from_numpy(_augment(crops[index], rng)).permute(0, 3, 1, 2)
+            inputs = torch.from_numpy(_augment(crops[index], rng, jpeg)).permute(0, 3, 1, 2)
             targets = torch.from_numpy(labels[index])
             optimiser.zero_grad()
             logits = network(inputs)
@@ -176,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                              "of many people (ml/pad_split.py PEOPLE_SPLIT) join the live class, "
                              "and every species is rendered from them")
     parser.add_argument("--people-variations", type=int, default=15)
+    parser.add_argument("--jpeg-augment", action="store_true",
+                        help="noise and JPEG re-encoding on half the crops while training")
     args = parser.parse_args(argv)
     import torch
 
@@ -199,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         crops, labels, _ = crops_of(items, crop)
         np.savez_compressed(cache, crops=crops, labels=labels)
     prepared = time.monotonic() - started
-    history = train(crops, labels, network, epochs=args.epochs, seed=args.seed)
+    history = train(crops, labels, network, epochs=args.epochs, seed=args.seed,
+                    jpeg=args.jpeg_augment)
     network.eval()
     given = sys.argv[1:] if argv is None else argv
     recipe = {"command": "python -m ml.finetune_pad " + " ".join(given),
@@ -207,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
               **({"people_train": PEOPLE_SPLIT["train"]} if args.people else {}),
               "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
               "crops_per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
-              "epochs": args.epochs, "seed": args.seed, "final": history[-1],
+              "epochs": args.epochs, "seed": args.seed, "jpeg_augment": args.jpeg_augment,
+              "final": history[-1],
               "prepare_seconds": round(prepared, 1),
               "seconds": round(time.monotonic() - started, 1)}
     save(network, crop, args.out, recipe)

@@ -51,6 +51,9 @@ LEVEL_BPCER = {"2": 0.05, "3": 0.05, "4": 0.10}
 # are held moderate rather than grown until one member decides alone.
 L2 = 10.0
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "silent_face_samples"
+# Faces of a group photo narrower than half its widest face are not presented as selfies
+# (pad_data.selfie_frames): background people, small and out of focus.
+SELFIE_MIN_RELATIVE_WIDTH = 0.5
 
 
 def presentations(faces_dir: Path, names: list[str], *, variations: int, seeds: int,
@@ -60,7 +63,8 @@ def presentations(faces_dir: Path, names: list[str], *, variations: int, seeds: 
     from .pad_data import face_portraits, identity_frames, selfie_frames
     from .simulator.attacks import render_attack
 
-    for source, rgb, box in selfie_frames(faces_dir, names):
+    for source, rgb, box in selfie_frames(faces_dir, names,
+                                          min_relative_width=SELFIE_MIN_RELATIVE_WIDTH):
         yield source, "real", "live", "original", rgb
         for n in range(variations):
             kind = KINDS[n % len(KINDS)]
@@ -257,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people-render-seeds", type=int, default=1)
     parser.add_argument("--rows", type=Path, help="reuse a rows.json instead of scoring again")
     parser.add_argument("--write", action="store_true", help="write ml/pad_fusion.json")
+    parser.add_argument("--committed", action="store_true",
+                        help="fit nothing: report the committed decision (ml/pad_fusion.json) "
+                             "on the same presentations")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -283,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                   "split": SPLIT, **({"people_split": PEOPLE_SPLIT} if args.people else {}),
                   "level_bpcer_real": LEVEL_BPCER,
                   "validation_presentations": len(rows["validation"])}
-    fusion = fit(rows["validation"], provenance)
-    if args.write:
+    fusion = Fusion.load() if args.committed else fit(rows["validation"], provenance)
+    if args.write and not args.committed:
         fusion.save()
     figures = {"seconds": round(time.monotonic() - started, 1), "weights": fusion.weights,
                "bias": fusion.bias, "thresholds": fusion.thresholds,

@@ -41,9 +41,14 @@ def item_seed(*parts) -> int:
     return zlib.crc32("/".join(str(p) for p in parts).encode())
 
 
-def selfie_frames(faces_dir: Path, names: list[str]):
+def selfie_frames(faces_dir: Path, names: list[str], *, min_relative_width: float = 0.0):
     """(source, picture, face box) per face of each photo: single-face photos as they are, each
-    face of a group photo cut out with room around it (a selfie of that person)."""
+    face of a group photo cut out with room around it (a selfie of that person).
+
+    min_relative_width: leave out faces of a group photo narrower than this share of its widest
+    face. The fusion's validation and test use 0.5 (ml/fit_fusion.py): a liveness API judges
+    the largest face, and the small, out-of-focus people behind a red-carpet subject are not
+    what any client sends as a selfie; training keeps every face (more live variety)."""
     from .capture import tight_crop
 
     detector = perception().detector
@@ -53,7 +58,10 @@ def selfie_frames(faces_dir: Path, names: list[str]):
         if len(faces) == 1:
             yield f"{name}#0", rgb, faces[0].box
             continue
+        widest = max((f.box[2] - f.box[0] for f in faces), default=0.0)
         for index, face in enumerate(faces):
+            if face.box[2] - face.box[0] < min_relative_width * widest:
+                continue
             crop = tight_crop(rgb, face.box, 3.0)
             found = detector.detect(crop)
             if found:

@@ -81,3 +81,15 @@ def test_a_short_fine_tune_saves_a_checkpoint_that_scores_like_the_network(tmp_p
     # the crop is the Silent-Face authors' (their member sees the same pixels, in BGR)
     member_patch = SilentFaceMember.load().models[0].patch(rgb, box)
     assert np.array_equal(model.crop(rgb, box), member_patch[:, :, ::-1])
+
+
+def test_jpeg_augmentation_recompresses_about_half_the_crops_reproducibly():
+    from ml.finetune_pad import _jpeg_noise
+
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (200, 80, 80, 3), dtype=np.uint8)
+    first = _jpeg_noise(crops, np.random.default_rng(5))
+    again = _jpeg_noise(crops, np.random.default_rng(5))
+    assert np.array_equal(first, again) and first.shape == crops.shape
+    changed = [not np.array_equal(a, b) for a, b in zip(first, crops, strict=True)]
+    assert 70 <= sum(changed) <= 130
