@@ -7,9 +7,12 @@ API client must get its API's format (apps/core/api_errors.py). gunicorn builds 
 """
 
 import json
+from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
+
+from apps.core.api_errors import api_error
 
 
 class _Capture:
@@ -26,21 +29,18 @@ class _Capture:
 
 
 def json_error(status: int, path: str | None) -> bytes:
-    try:
-        from apps.core.api_errors import api_error
-
-        # a path on no API still gets JSON here, never a page: api_error(None, ...) always answers
-        answer = api_error(path, status) or api_error(None, status)
-        assert answer is not None
-        status, body = answer
-    except Exception:               # the application did not load: no registry to ask
-        reason = {414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}.get(status, "BAD_REQUEST")
-        body = {"request_id": "", "time_used": 0, "error": reason, "code": status, "msg": reason}
+    """gunicorn's status with the asked API's JSON body; a path on no API, or none read, gets
+    the generic body (api_errors needs no Django: its registry is simply empty before the
+    application has loaded)."""
+    answer = api_error(path, status) or api_error(None, status)
+    assert answer is not None            # api_error(None, ...) always answers
+    status, body = answer
     payload = json.dumps(body, ensure_ascii=False).encode()
-    reason_phrase = {400: "Bad Request", 403: "Forbidden", 414: "URI Too Long",
-                     417: "Expectation Failed", 431: "Request Header Fields Too Large",
-                     500: "Internal Server Error", 501: "Not Implemented"}.get(status, "Error")
-    return (f"HTTP/1.1 {status} {reason_phrase}\r\nConnection: close\r\n"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return (f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
             ).encode("latin-1") + payload
 

@@ -1,4 +1,5 @@
 import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
 
 from django.conf import settings
@@ -18,12 +19,18 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def content_length(request: HttpRequest) -> int:
-    """The body size the client declared (0 when absent or not a number)."""
+def declared_length(meta: Mapping) -> int:
+    """The body size a request's CGI-style META / WSGI environ declares (0 when absent or not a
+    number)."""
     try:
-        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+        return max(int(meta.get("CONTENT_LENGTH") or 0), 0)
     except ValueError:
         return 0
+
+
+def content_length(request: HttpRequest) -> int:
+    """The body size the client declared (0 when absent or not a number)."""
+    return declared_length(request.META)
 
 
 def parse_networks(text: str) -> list[IPNetwork]:

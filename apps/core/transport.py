@@ -22,6 +22,8 @@ import time
 
 from django.conf import settings
 
+from .net import declared_length
+
 CHUNK = 64 * 1024
 
 
@@ -48,13 +50,6 @@ class CountingInput:
 
     def __iter__(self):
         return iter(self.readline, b"")
-
-
-def _declared_length(environ: dict) -> int:
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
 
 
 def _is_chunked(environ: dict) -> bool:
@@ -103,7 +98,7 @@ class BodyGuard:
             unread = None if len(body) > limit else 0   # None: the rest of the stream, unknown
         else:
             environ["wsgi.input"] = CountingInput(raw)
-            unread = _declared_length(environ)
+            unread = declared_length(environ)
         counted = environ["wsgi.input"]
         try:
             return self.application(environ, start_response)
