@@ -10,7 +10,8 @@ docs/LIVENESS.md): the *validation* photos fit the combiner and choose the thres
 - the Silent-Face authors' samples: F1 and F2 (attacks) fit, T1 (live) is held out.
 
 The combiner is a logistic regression on the members' clipped margins (L2-regularised, each of
-the three groups weighted equally, no member's weight below zero: fit_monotone). Thresholds per security level (choose_thresholds): level 2,
+the three groups weighted equally, no member's weight below zero: fit_monotone). Thresholds
+per security level (choose_thresholds): level 2,
 the default, keeps BPCER on the validation real photos at or under 5 %, then reaches the lowest
 worst-species APCER, and is the most lenient threshold that does both; level 1 is more lenient
 (up to 5 points more worst APCER); levels 3 and 4 are the strictest that keep that BPCER under
