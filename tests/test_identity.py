@@ -127,3 +127,29 @@ def test_the_admin_registers_without_showing_clear_values(client, db):
     refused = client.post("/admin/identity/registeredidentity/add/", {
         "name": "X", "id_number": "110105194912310021"})
     assert "checksum" in refused.content.decode() and RegisteredIdentity.objects.count() == 1
+
+
+@pytest.mark.parametrize("photo, message", [
+    ("missing.jpg", "--photo .*missing.jpg: No such file or directory"),
+    (".", "--photo .*: Is a directory"),
+    ("notes.txt", "photo: not an accepted picture: not a JPEG, PNG or BMP picture"),
+])
+def test_the_command_answers_a_bad_photo_with_a_message(db, tmp_path, photo, message):
+    (tmp_path / "notes.txt").write_text("not a picture")
+    with pytest.raises(CommandError, match=message):
+        call_command("identity_register", "--name", "Barack Obama", "--id-number",
+                     STANDARD_EXAMPLE, "--photo", str(tmp_path / photo), stdout=StringIO())
+    assert not RegisteredIdentity.objects.exists()
+
+
+def test_manage_py_prints_the_message_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [sys.executable, "manage.py", "identity_register", "--name", "X", "--id-number",
+         STANDARD_EXAMPLE, "--photo", str(tmp_path / "missing.jpg")],
+        capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    assert "CommandError: --photo" in finished.stderr and "No such file" in finished.stderr

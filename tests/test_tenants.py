@@ -108,3 +108,22 @@ def test_live_sessions_page_needs_permission(client, db, acme, post_form):
     clerk.user_permissions.add(Permission.objects.get(codename="view_livesession"))
     page = client.get("/admin/faceid/livesession/")
     assert page.status_code == 200 and token in page.content.decode()
+
+
+@pytest.mark.parametrize("database, message", [
+    ("sqlite:///{tmp}/never_migrated.sqlite3",
+     "the database is not set up (no such table: tenants_apiapp): run `python manage.py migrate`"),
+    ("postgres://postgres@127.0.0.1:1/none", "the database cannot be used: "),
+])
+def test_create_api_app_says_what_is_wrong_with_the_database(tmp_path, database, message):
+    import os
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [sys.executable, "manage.py", "create_api_app", "--name", "teller"],
+        env={**os.environ, "DATABASE_URL": database.format(tmp=tmp_path)},
+        capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1 and finished.stdout == ""
+    assert "Traceback" not in finished.stderr
+    assert message in finished.stderr

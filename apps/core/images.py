@@ -58,7 +58,9 @@ def image_check(data: bytes, *, max_side: int) -> CheckedImage:
             image = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge(str(exc)) from exc
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except UnidentifiedImageError as exc:   # its text names a BytesIO object, not the data
+            raise ImageUnsupported("not a JPEG, PNG or BMP picture") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
             raise ImageUnsupported(str(exc)) from exc
         with image:
             if image.format not in ALLOWED_FORMATS:

@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.commands import database_errors_said
 from apps.tenants.services import api_app_create
 
 
@@ -25,15 +26,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            app, credentials = api_app_create(
-                name=options["name"],
-                can_verify=not options["no_verify"],
-                can_use_data_source=options["kyc"],
-                call_quota=options["quota"],
-                concurrency_limit=options["concurrency"],
-                allowed_networks=options["allowed_networks"],
-                rate_limit_per_minute=options["rate_limit"],
-            )
+            with database_errors_said():
+                app, credentials = api_app_create(
+                    name=options["name"],
+                    can_verify=not options["no_verify"],
+                    can_use_data_source=options["kyc"],
+                    call_quota=options["quota"],
+                    concurrency_limit=options["concurrency"],
+                    allowed_networks=options["allowed_networks"],
+                    rate_limit_per_minute=options["rate_limit"],
+                )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in
                                          exc.message_dict.items())) from exc
