@@ -1,6 +1,7 @@
 """The embedded single-machine run: Redis (ours if none is configured or answering), a Celery
 worker and gunicorn, started and stopped together. Used by `manage.py run_embedded`."""
 
+import hashlib
 import os
 import shutil
 import signal
@@ -83,11 +84,24 @@ class EmbeddedStack:
         self.log(f"started an embedded Redis at {url}")
         return url
 
+    def deployment_namespace(self) -> dict[str, str]:
+        """This deployment's Redis key prefix and Celery queue, unless the environment names
+        them. The Redis an embedded run finds (on the probed port, or an embedded one another
+        checkout started) may serve another deployment: with the shared defaults, one would
+        run the other's tasks with its own database and read the other's sessions. Derived
+        from the var folder, so a restart of the same deployment keeps its sessions."""
+        tag = hashlib.sha256(str(self.var_dir.resolve()).encode()).hexdigest()[:10]
+        return {"REDIS_KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX") or f"lv-{tag}:",
+                "CELERY_QUEUE": os.environ.get("CELERY_QUEUE") or f"liveness-{tag}"}
+
     def child_env(self, redis_url: str) -> dict[str, str]:
         metrics_dir = self.var_dir / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
-        return {**os.environ, "REDIS_URL": redis_url,
+        namespace = self.deployment_namespace()
+        self.log(f"Redis keys under {namespace['REDIS_KEY_PREFIX']!r}, tasks on queue "
+                 f"{namespace['CELERY_QUEUE']!r}")
+        return {**os.environ, "REDIS_URL": redis_url, **namespace,
                 "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 "LIVENESS_VAR_DIR": str(self.var_dir)}
 
