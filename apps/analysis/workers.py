@@ -12,6 +12,7 @@ worker that shuts down cleanly removes itself at once.
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -45,10 +46,12 @@ def workers_alive(queue: str | None = None, now: float | None = None) -> int:
 
 
 class Heartbeat:
-    """The worker's beat, on a daemon thread of its main process."""
+    """The worker's beat, on a daemon thread of its main process. It beats only once `ready`
+    says so (liveness_project/celery.py: a pool process has loaded its models)."""
 
-    def __init__(self, *, hostname: str, queues: list[str]):
-        self.hostname, self.queues = hostname, queues
+    def __init__(self, *, hostname: str, queues: list[str],
+                 ready: Callable[[], bool] = lambda: True):
+        self.hostname, self.queues, self.ready = hostname, queues, ready
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
 
@@ -64,6 +67,10 @@ class Heartbeat:
                 logger.warning("could not remove the worker's heartbeat: %r", exc)
 
     def _run(self) -> None:
+        while not self.ready():
+            if self._stop.wait(0.2):
+                return
+        logger.info("worker %s ready: beating on %s", self.hostname, ", ".join(self.queues))
         while not self._stop.is_set():
             for queue in self.queues:
                 try:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,8 @@ class EmbeddedStack:
              "--bind", self.bind, "--workers", str(self.workers)],
             env=env,
         )
-        self.log(f"web on http://{self.bind}  (worker and web started; Ctrl-C stops all)")
+        self.log(f"web on http://{self.bind}  (worker and web starting; \"ready\" follows once a "
+                 "worker has loaded its models; Ctrl-C stops all)")
 
     def wait(self) -> int:
         """Blocks until a signal or until any child exits; then stops the rest."""
@@ -132,8 +134,13 @@ class EmbeddedStack:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        code = 0
+        code, announced, next_probe = 0, False, 0.0
         while not stop["flag"]:
+            if not announced and time.monotonic() >= next_probe:
+                announced, next_probe = self.ready(), time.monotonic() + 1.0
+                if announced:
+                    self.log(f"ready: http://{self.probe_address()}/ answers, and a worker "
+                             "has loaded its models")
             for name, process in self.processes.items():
                 if process.poll() is not None:
                     self.log(f"{name} exited with {process.returncode}; stopping")
@@ -143,6 +150,20 @@ class EmbeddedStack:
             time.sleep(0.3)
         self.stop()
         return code
+
+    def probe_address(self) -> str:
+        host, _, port = self.bind.rpartition(":")
+        return f"{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"
+
+    def ready(self) -> bool:
+        """/readyz answers 200: the database and Redis answer and a worker beats, which it
+        does only once a pool process has loaded its models (liveness_project/celery.py)."""
+        try:
+            with urllib.request.urlopen(f"http://{self.probe_address()}/readyz",
+                                        timeout=2) as answer:
+                return answer.status == 200
+        except (OSError, ValueError):       # not listening yet, or 503 (HTTPError)
+            return False
 
     def stop(self) -> None:
         order = [n for n in ("web", "worker", "redis") if n in self.processes]

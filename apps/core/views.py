@@ -53,8 +53,8 @@ def _check_workers() -> str:
         return f"error: {type(exc).__name__}"
     WORKERS_ALIVE.set(alive)
     if alive == 0:
-        logger.warning("readiness: no worker is consuming %s", settings.CELERY_TASK_DEFAULT_QUEUE)
-        return "error: no worker consuming"
+        logger.warning("readiness: no worker with its models loaded consumes %s", settings.CELERY_TASK_DEFAULT_QUEUE)
+        return "error: no worker ready (none consumes the queue, or it is still loading its models)"
     return f"ok: {alive}"
 
 
