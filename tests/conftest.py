@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -212,16 +213,28 @@ def start_celery_worker(concurrency: int = 1, env: dict | None = None,
     if sink is not None:
         sink.close()    # the child holds its own descriptor
     worker = Worker(process, hostname)
+    prefix = (env or {}).get("REDIS_KEY_PREFIX", settings.REDIS_KEY_PREFIX)
+
+    def beats() -> bool:
+        """Its heartbeat is in the registry the web reads (apps/analysis/workers.py): the
+        beat starts a moment after the models load, so a ping alone can come first."""
+        for _ in range(50):
+            with redis.Redis.from_url(redis_url) as client:
+                if client.zscore(f"{prefix}workers:{queue}", hostname) is not None:
+                    return True
+            time.sleep(0.1)
+        return False
+
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         assert process.poll() is None, "the celery worker exited"
         try:
-            if app.send_task("core.ping").get(timeout=5) == "pong":
+            if app.send_task("core.ping").get(timeout=5) == "pong" and beats():
                 return worker
         except Exception:  # noqa: BLE001 - not up yet (timeout), keep waiting
             pass
     worker.stop()
-    raise AssertionError("the celery worker did not answer a ping in 180 s")
+    raise AssertionError("the celery worker did not answer a ping and beat in 180 s")
 
 
 @pytest.fixture(scope="session")
