@@ -23,8 +23,15 @@ import numpy as np
 KINDS = ("jpeg", "noise", "white_balance", "exposure", "downscale", "upscale", "motion_blur",
          "sharpen", "tight_crop", "phone")
 
+# The qualities a session's frames (the SDK sends 85) and most API callers' pictures arrive
+# at. Every odd render of ml/fit_fusion.py and ml/finetune_pad.py --frame-jpeg reaches the
+# members as JPEG at one of them: a member whose margin collapses under JPEG (DTN: about +7
+# to about 0 on a live render of biden.jpg at quality 85) must not be trusted on the strength
+# of uncompressed renders alone.
+SESSION_JPEG_QUALITIES = (75, 85, 95)
 
-def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     import cv2
 
     ok, data = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -50,7 +57,7 @@ def vary(kind: str, rgb: np.ndarray, box, rng: np.random.Generator) -> np.ndarra
     import cv2
 
     if kind == "jpeg":
-        return _jpeg(rgb, rng.integers(40, 96))
+        return jpeg_roundtrip(rgb, rng.integers(40, 96))
     if kind == "noise":
         return _clip(rgb + rng.normal(0, rng.uniform(2, 8), rgb.shape))
     if kind == "white_balance":
@@ -84,5 +91,5 @@ def vary(kind: str, rgb: np.ndarray, box, rng: np.random.Generator) -> np.ndarra
         image = vary("white_balance", rgb, box, rng)
         image = vary("noise", image, box, rng)
         image = vary("sharpen", image, box, rng)
-        return _jpeg(image, rng.integers(70, 93))
+        return jpeg_roundtrip(image, rng.integers(70, 93))
     raise ValueError(f"unknown capture variation {kind!r}; one of {KINDS}")

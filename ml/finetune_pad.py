@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .capture import KINDS, vary
+from .capture import KINDS, SESSION_JPEG_QUALITIES, jpeg_roundtrip, vary
 from .pad_data import item_seed
 from .pad_split import PEOPLE_SPLIT, SPLIT, people_photos
 
@@ -36,8 +36,13 @@ BASE_VARIANT, BASE_WEIGHTS = "MiniFASNetV2", "silent_face_v2"
 
 
 def presentations(faces_dir: Path, names: list[str], identities: Path | None, *, seed: int,
-                  real_variations: int, live_variations: int, attack_seeds: int):
-    """(class, source, picture) for one part of the split."""
+                  real_variations: int, live_variations: int, attack_seeds: int,
+                  frame_jpeg: bool = False):
+    """(class, source, picture) for one part of the split. With `frame_jpeg`, every odd
+    render (live and attack alike) reaches the crop as a JPEG of the whole frame at a quality
+    of SESSION_JPEG_QUALITIES, as a session's frames do (the SDK sends quality 85): the
+    species' fine texture is what JPEG takes away first, and a model that only saw it intact
+    passes compressed prints."""
     from .pad_data import face_portraits, identity_frames, selfie_frames
     from .simulator.attacks import render_attack
 
@@ -47,6 +52,12 @@ def presentations(faces_dir: Path, names: list[str], identities: Path | None, *,
             kind = KINDS[n % len(KINDS)]
             yield "live", source, vary(kind, rgb, box, np.random.default_rng(
                 item_seed(seed, source, kind, n)))
+    def sent(picture: np.ndarray, label: str, species: str, n: int) -> np.ndarray:
+        if not (frame_jpeg and n % 2):
+            return picture
+        quality = np.random.default_rng(item_seed(seed, label, species, n, "jpeg"))
+        return jpeg_roundtrip(picture, int(quality.choice(SESSION_JPEG_QUALITIES)))
+
     sources = list(face_portraits(faces_dir, names))
     if identities is not None:
         sources += list(identity_frames(identities, names))
@@ -57,11 +68,12 @@ def presentations(faces_dir: Path, names: list[str], identities: Path | None, *,
                                     seed=item_seed(seed, label, "render", n))
             if n:  # the first as rendered, the others through a benign variation
                 picture = vary(KINDS[int(rng.integers(len(KINDS)))], picture, box, rng)
-            yield "live", label, picture
+            yield "live", label, sent(picture, label, "live", n)
         for species in CLASSES[1:]:
             for n in range(attack_seeds):
-                yield species, label, render_attack(species, frame, box,
-                                                    seed=item_seed(seed, label, species, n))
+                picture = render_attack(species, frame, box,
+                                        seed=item_seed(seed, label, species, n))
+                yield species, label, sent(picture, label, species, n)
 
 
 def crops_of(items, crop_spec) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -194,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people-variations", type=int, default=15)
     parser.add_argument("--jpeg-augment", action="store_true",
                         help="noise and JPEG re-encoding on half the crops while training")
+    parser.add_argument("--frame-jpeg", action="store_true",
+                        help="every odd render reaches the crop as a JPEG of the whole frame "
+                             "(quality 75, 85 or 95), as a session's frames do")
     args = parser.parse_args(argv)
     import torch
 
@@ -208,12 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         items = presentations(args.faces, SPLIT["train"], args.identities, seed=args.seed,
                               real_variations=args.real_variations,
                               live_variations=args.live_variations,
-                              attack_seeds=args.attack_seeds)
+                              attack_seeds=args.attack_seeds, frame_jpeg=args.frame_jpeg)
         if args.people is not None:
             items = chain(items, presentations(
                 args.people, people_photos("train"), None, seed=args.seed,
                 real_variations=args.people_variations, live_variations=args.live_variations,
-                attack_seeds=args.attack_seeds))
+                attack_seeds=args.attack_seeds, frame_jpeg=args.frame_jpeg))
         crops, labels, _ = crops_of(items, crop)
         np.savez_compressed(cache, crops=crops, labels=labels)
     prepared = time.monotonic() - started
@@ -227,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
               "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
               "crops_per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
               "epochs": args.epochs, "seed": args.seed, "jpeg_augment": args.jpeg_augment,
+              "frame_jpeg": args.frame_jpeg,
               "final": history[-1],
               "prepare_seconds": round(prepared, 1),
               "seconds": round(time.monotonic() - started, 1)}

@@ -7,6 +7,7 @@ docs/LIVENESS.md): the *validation* photos fit the combiner and choose the thres
   capture variations (ml/capture.py; tight crops among them);
 - bona fide, renders: the simulator's live capture of each face's portrait, several seeds;
 - attacks: every simulator species (print, replay, mask, blend) rendered from the same faces;
+  every other render seed is JPEG-compressed as a session's frames are;
 - the Silent-Face authors' samples: F1 and F2 (attacks) fit, T1 (live) is held out.
 
 The combiner is a logistic regression on the members' clipped margins (L2-regularised, each of
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture import KINDS, vary
+from .capture import KINDS, SESSION_JPEG_QUALITIES, jpeg_roundtrip, vary
 from .pad_data import item_seed
 from .pad_fusion import (
     DEFAULT_LEVEL,
@@ -79,7 +80,12 @@ def presentations(faces_dir: Path, names: list[str], *, variations: int, seeds: 
             for n in range(seeds):
                 picture = render_attack(species, frame, box,
                                         seed=item_seed(seed, label, species, n))
-                yield label, "render", species, f"seed{n}", picture
+                if n % 2:   # sent as a capture is: JPEG (SESSION_JPEG_QUALITIES)
+                    quality = np.random.default_rng(item_seed(seed, label, species, n, "jpeg"))
+                    picture = jpeg_roundtrip(picture, int(quality.choice(SESSION_JPEG_QUALITIES)))
+                    yield label, "render", species, f"seed{n}-jpeg", picture
+                else:
+                    yield label, "render", species, f"seed{n}", picture
 
 
 def score_rows(items, decision: PassiveDecision) -> list[dict]:

@@ -93,3 +93,25 @@ def test_jpeg_augmentation_recompresses_about_half_the_crops_reproducibly():
     assert np.array_equal(first, again) and first.shape == crops.shape
     changed = [not np.array_equal(a, b) for a, b in zip(first, crops, strict=True)]
     assert 70 <= sum(changed) <= 130
+
+
+def test_frame_jpeg_sends_every_odd_render_as_a_session_frame(tmp_path):
+    """--frame-jpeg: the odd renders of each class reach the crop as a JPEG of the whole
+    frame, the even ones exactly as rendered; real photos are untouched."""
+    from ml.capture import SESSION_JPEG_QUALITIES, jpeg_roundtrip
+    from ml.finetune_pad import presentations
+
+    (tmp_path / "face.jpg").write_bytes((SAMPLES / "image_T1.jpg").read_bytes())
+    common = {"seed": 3, "real_variations": 0, "live_variations": 2, "attack_seeds": 2}
+    plain = list(presentations(tmp_path, ["face.jpg"], None, **common))
+    sent = list(presentations(tmp_path, ["face.jpg"], None, frame_jpeg=True, **common))
+    assert [(c, s) for c, s, _ in plain] == [(c, s) for c, s, _ in sent]
+    assert len(plain) == 1 + 2 + 4 * 2    # the photo, two live renders, two of each species
+    assert np.array_equal(plain[0][2], sent[0][2])          # the real photo as it is
+    renders = list(zip(plain[1:], sent[1:], strict=True))
+    for n, ((species, _, before), (_, _, after)) in enumerate(renders):
+        if n % 2 == 0:   # each class's first render, n = 0
+            assert np.array_equal(before, after), species
+        else:
+            assert any(np.array_equal(jpeg_roundtrip(before, q), after)
+                       for q in SESSION_JPEG_QUALITIES), species
