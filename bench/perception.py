@@ -9,6 +9,11 @@ the whole analysis with embeddings. Peak memory is
 the process's high-water RSS (VmHWM) with every model loaded and used. Prints the figures as
 one JSON line last; writes bench/results/perception.json.
 
+Per picture it also times one verification, ours against the peer (bench/peer.py) on the same
+JPEG of the frame in this same process: decode, detect, embed the largest face, compare it with
+a reference embedding (obama3.jpg). Ours is our detector and embedder; the peer is MTCNN with
+its defaults and SFace's own alignment. Recorded with the ratio ours / peer (`ours_over_peer`).
+
 It also starts a real Celery worker (one pool process, `ML_WARM_WORKERS=1`, on the local Redis)
 and reads that pool process's memory once its models are loaded: the figure a deployment
 plans with.
@@ -29,11 +34,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _harness import write_result  # noqa: E402
+from _harness import RESULTS, photo_jpeg, write_result  # noqa: E402
+from peer import REFERENCE_FIT, REFERENCE_PHOTO, peer, peer_timed, ratio  # noqa: E402
 
+from liveness_sdk.client import jpeg  # noqa: E402
 from ml.image import load_rgb  # noqa: E402
 from ml.pipeline import perception  # noqa: E402
 from ml.quality import face_quality  # noqa: E402
+from ml.similarity import comparison_of  # noqa: E402
 
 
 def rss_mib(field: str) -> float:
@@ -99,6 +107,8 @@ def timed(function, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS,
+                        help="where the figures file goes (bench/results by default)")
     args = parser.parse_args()
     import torch
 
@@ -110,7 +120,17 @@ def main() -> None:
     frames = {"640x480": letterbox(face_photo, 640, 480),
               "1920x1080": letterbox(face_photo, 1920, 1080),
               "t1 (1280x886, 6 faces)": load_rgb(photos / "t1.jpg")}
-    stages = {}
+    reference_jpeg = photo_jpeg(REFERENCE_PHOTO, REFERENCE_FIT)
+    reference = pipeline.analyze(load_rgb(reference_jpeg), embeddings=True).faces[0].embedding
+    peer_reference = peer().embedding(reference_jpeg)
+    assert reference is not None and peer_reference is not None, "no face in the reference"
+
+    def ours_verify_one_face(picture: bytes) -> None:
+        rgb = load_rgb(picture)
+        found = pipeline.detector.detect(rgb)
+        comparison_of(reference, pipeline.embedder.embed(rgb, found[0]), model="sface")
+
+    stages: dict[str, dict[str, float | None]] = {}
     for label, frame in frames.items():
         pipeline.analyze(frame, embeddings=True, attributes=True)  # warm
         faces = pipeline.detector.detect(frame)
@@ -126,6 +146,13 @@ def main() -> None:
             "analyze_all_faces_ms": timed(lambda f=frame: pipeline.analyze(f, embeddings=True),
                                           args.repeat),
         }
+        picture = jpeg(frame, quality=90)
+        ours_verify_one_face(picture)  # warm
+        peer_timed([picture], peer_reference)
+        ours_ms = timed(lambda p=picture: ours_verify_one_face(p), args.repeat)
+        peer_ms = timed(lambda p=picture: peer_timed([p], peer_reference), args.repeat)
+        stages[label].update({"verify_one_face_ms": ours_ms, "peer_verify_one_face_ms": peer_ms,
+                              "ours_over_peer": ratio(ours_ms, peer_ms)})
         print(label, stages[label], flush=True)
 
     batch = [frames["640x480"]] * 20
@@ -143,7 +170,7 @@ def main() -> None:
         "batch_640x480_images_per_s": throughput,
         "peak_rss_mib": rss_mib("VmHWM"),
         "celery_worker_process_with_models": worker_memory_mib(),
-    })
+    }, directory=args.results_dir)
 
 
 if __name__ == "__main__":
