@@ -11,6 +11,7 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from apps.core.embedded import free_port
@@ -72,6 +73,14 @@ def make_tenant(db):
 def acme(make_tenant) -> Tenant:
     """An ordinary bank customer: may verify, no KYC, no limits."""
     return make_tenant(name="acme-bank")
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """Django's test client logged in as a superuser, for the admin's pages."""
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345678")
+    client.force_login(user)
+    return client
 
 
 REFERENCE_FACE = face_image()

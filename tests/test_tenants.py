@@ -48,13 +48,6 @@ def test_create_api_app_rejects_duplicates_and_bad_networks(db):
                      stdout=StringIO())
 
 
-@pytest.fixture
-def staff_client(client, db):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345678")
-    client.force_login(user)
-    return client
-
-
 def test_admin_creates_an_app_and_shows_its_secret_once(staff_client):
     response = staff_client.post("/admin/tenants/apiapp/add/", {
         "name": "branch-office", "status": "active", "can_verify": "on",

@@ -33,6 +33,10 @@ SINGLE_IMAGE_ANSWERS = Counter(
     "liveness_single_image_answers_total", "single-image API answers by API and outcome",
     ["api", "outcome"]
 )
+SINGLE_IMAGE_RECORDS_LOST = Counter(
+    "liveness_single_image_records_lost_total",
+    "single-image calls answered whose record the database did not take"
+)
 FACEID_ERRORS = Counter(
     "liveness_faceid_errors_total", "FaceID surface error answers by error code", ["code"]
 )

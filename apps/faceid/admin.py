@@ -40,11 +40,22 @@ class VerificationRecordAdmin(ReadOnlyAdmin):
     search_fields = ("biz_token", "biz_no", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("app",)
+    search_help_text = "biz_token, biz_no, request_id, or the user's uuid (whole)."
     readonly_fields = ("best_frame", "biz_token", "app", "request_id", "liveness_type",
                        "comparison_type", "biz_no", "result_code", "result_message",
                        "security_level", "confidences", "attack", "liveness", "frames",
                        "time_used_ms", "model_ms", "created_at")
     exclude = ("best_frame_encrypted",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also the verifications of the user's uuid: it is kept on the token record (the
+        verification shares only the biz_token), so the term is looked up there, whole."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        uuid = search_term.strip()
+        if uuid:
+            tokens = BizTokenRecord.objects.filter(uuid=uuid).values("biz_token")
+            found |= queryset.filter(biz_token__in=tokens)
+        return found, may_have_duplicates
 
     @admin.display(description="best confidence")
     def best_confidence(self, obj: VerificationRecord):

@@ -17,7 +17,7 @@ from apps.core.crypto import keyed_digest
 from apps.core.images import CheckedImage, ImageTooLarge, ImageUnsupported, image_check
 from apps.core.metrics import BIZ_TOKENS_ISSUED
 from apps.tenants.models import ApiApp
-from apps.tenants.services import api_app_quota_reserve
+from apps.tenants.services import api_app_call_count
 
 from . import errors
 from .guard import data_source_permission, guard, verify_permission
@@ -127,7 +127,7 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
     stored = False
     try:
         with transaction.atomic():
-            api_app_quota_reserve(app=app)
+            api_app_call_count(app=app)
             BizTokenRecord.objects.create(
                 biz_token=biz_token,
                 app=app,

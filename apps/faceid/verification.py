@@ -28,7 +28,7 @@ from apps.core.request_context import elapsed_ms
 from apps.identity.sources import LookupStatus, identity_lookup
 from apps.tenants.error_codes import AccessDeniedReason
 from apps.tenants.models import ApiApp
-from apps.tenants.services import api_app_quota_release
+from apps.tenants.services import api_app_call_give_back
 from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, VerifyJob, VerifyResult
 
 from . import errors
@@ -136,7 +136,7 @@ def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool
             liveness_type=issued.liveness_type, comparison_type=issued.comparison_type,
             biz_no=issued.biz_no, result_code=RESULT_CODES["BIZ_TOKEN_DENIED"],
             result_message="BIZ_TOKEN_DENIED", liveness={"session": "lost"})
-        api_app_quota_release(app=app)
+        api_app_call_give_back(app=app)
     logger.warning("session lost from Redis, record closed and call given back: %s",
                    biz_token_ref(biz_token))
     return True

@@ -22,8 +22,8 @@ from apps.tenants.services import api_app_secret
 from .faces import attack_species, largest_face, live_probability, synthetic_probability
 from .failures import Failure, Kind
 from .inputs import MiB, base64_picture, picture_check
-from .messages import Incoming, Parsed
-from .scores import on_vendor_scale
+from .messages import Incoming, Parsed, Verdict
+from .scores import from_vendor_scale, on_vendor_scale
 
 
 def json_object(incoming: Incoming) -> dict:
@@ -45,6 +45,7 @@ class Contract:
     500 on the first request that meets it); where a seed has no such error, its nearest
     documented answer, written down in docs/SINGLE_IMAGE.md."""
 
+    seed: str                # the contract's id in call records ("000", "001", "002")
     max_body_bytes: int
     attributes = False
     codes: dict
@@ -62,6 +63,18 @@ class Contract:
                started: float) -> tuple[int, dict]:
         raise NotImplementedError
 
+    def verdict(self, face: dict, parsed: Parsed) -> Verdict:
+        """What the answer says of `face`; by default our operating point decides (seeds 000
+        and 002; seed 002 answers scores only, so its record keeps the verdict we would give)."""
+        live = live_probability(face)
+        return self._verdict(live, threshold=settings.PAD_LIVE_THRESHOLD,
+                             is_live=live >= settings.PAD_LIVE_THRESHOLD, face=face)
+
+    @staticmethod
+    def _verdict(live: float, *, threshold: float, is_live: bool, face: dict) -> Verdict:
+        return Verdict(live=is_live, live_probability=live, threshold=threshold,
+                       attack_species="" if is_live else attack_species(face))
+
     def refuse(self, failure: Failure, parsed: Parsed, incoming: Incoming,
                started: float) -> tuple[int, dict]:
         raise NotImplementedError
@@ -70,6 +83,7 @@ class Contract:
 class BioDetection(Contract):
     """Seed 000: POST {uri}/biap/face/bio-detection, JSON."""
 
+    seed = "000"
     max_body_bytes = 4 * MiB
     max_picture_bytes = 2 * MiB - 1          # "2MB 以下"
     file_types = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "bmp": "BMP"}
@@ -150,7 +164,7 @@ class BioDetection(Contract):
             score = on_vendor_scale(live, ours=settings.PAD_LIVE_THRESHOLD,
                                     theirs=self.vendor_threshold)
             data["bio_score"] = repr(round(score, 6))
-            data["is_alive"] = live >= settings.PAD_LIVE_THRESHOLD
+            data["is_alive"] = self.verdict(face, parsed).live
         return 200, {**self._envelope("200000", "成功", parsed, started), "data": data}
 
     def _faceless_data(self, parsed: Parsed, *, have_face: bool) -> dict:
@@ -170,6 +184,7 @@ class BioDetection(Contract):
 class FaceLiveness(Contract):
     """Seed 001: POST /api/face_liveness/v1, JSON {image_base64, thresh}."""
 
+    seed = "001"
     max_body_bytes = 28 * MiB                 # 20 MB of picture as base64, and the JSON
     max_picture_bytes = 20 * MiB - 1          # "小于20M"
     min_side, max_side = 15, 8192             # "像素[15,8192]"
@@ -219,14 +234,25 @@ class FaceLiveness(Contract):
         return {"code": code, "msg": msg, "msg_cn": msg_cn, "success": code == 200,
                 "request_id": incoming.request_id, "data": data}
 
+    def _score(self, face: dict) -> float:
+        return round(on_vendor_scale(live_probability(face), ours=settings.PAD_LIVE_THRESHOLD,
+                                     theirs=self.default_thresh), 4)
+
+    def verdict(self, face, parsed):
+        """The caller's `thresh` decides, on the seed's scale; the record keeps it on ours."""
+        thresh = parsed.values["thresh"]
+        return self._verdict(live_probability(face),
+                             threshold=from_vendor_scale(thresh, ours=settings.PAD_LIVE_THRESHOLD,
+                                                         theirs=self.default_thresh),
+                             is_live=self._score(face) > thresh, face=face)
+
     def answer(self, analysis, parsed, incoming, started):
         face = largest_face(analysis)
-        live = live_probability(face)
-        score = round(on_vendor_scale(live, ours=settings.PAD_LIVE_THRESHOLD,
-                                      theirs=self.default_thresh), 4)
-        is_live = score > parsed.values["thresh"]
+        score = self._score(face)
+        verdict = self.verdict(face, parsed)
+        is_live = verdict.live
         data = {"liveness_score": score, "is_live": is_live,
-                "risk_reason": "" if is_live else attack_species(face)}
+                "risk_reason": verdict.attack_species}
         if is_live:
             return 200, self._body(200, "ok", "成功", incoming, data)
         return 200, self._body(4004, "suspected spoof, liveness not passed",
@@ -240,6 +266,7 @@ class FaceLiveness(Contract):
 class ImageLiveness(Contract):
     """Seed 002: /api/image_liveness, `image` (base64) or `url`; GET query, POST form or JSON."""
 
+    seed = "002"
     max_body_bytes = 4 * MiB
     max_picture_bytes = 2 * MiB               # "不超过 2M"
     attributes = True

@@ -28,3 +28,14 @@ class Parsed:
     request_id: str = ""
     values: dict = field(default_factory=dict)
     picture: bytes = b""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an answer said of the judged face, in our own terms rather than a vendor's: the
+    call's record keeps it (records.py), so calls of the three contracts read alike."""
+
+    live: bool
+    live_probability: float    # the passive decision's P(live) of the face
+    threshold: float           # the point on that scale where this answer turned live
+    attack_species: str = ""   # the most probable attack class, when not live

@@ -13,3 +13,12 @@ def on_vendor_scale(p: float, *, ours: float, theirs: float) -> float:
     if p <= ours:
         return p / ours * theirs if ours > 0 else theirs
     return theirs + (p - ours) / (1.0 - ours) * (1.0 - theirs) if ours < 1 else 1.0
+
+
+def from_vendor_scale(score: float, *, ours: float, theirs: float) -> float:
+    """The inverse of on_vendor_scale: a score (or a client's threshold) on the vendor's scale
+    back on ours."""
+    score = min(max(score, 0.0), 1.0)
+    if score <= theirs:
+        return score / theirs * ours if theirs > 0 else ours
+    return ours + (score - theirs) / (1.0 - theirs) * (1.0 - ours) if theirs < 1 else 1.0

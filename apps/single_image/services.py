@@ -2,7 +2,8 @@
 write answers.
 
 authenticate (APPCODE or x-ca signature) -> admit (app active, caller IP, rate) -> read the
-request and its picture (the contract) -> concurrency slot -> quota -> analysis on a worker.
+request and its picture (the contract) -> concurrency slot -> quota -> analysis on a worker
+-> the answer, and the call's record (records.py) for every call that got past authentication.
 """
 
 import logging
@@ -23,8 +24,8 @@ from apps.tenants.services import (
     api_app_authenticate_app_code,
     api_app_authenticate_xca,
     api_app_authorize,
-    api_app_quota_release,
-    api_app_quota_reserve,
+    api_app_call_count,
+    api_app_call_give_back,
     api_app_rate_check,
     concurrency_slot,
 )
@@ -32,6 +33,7 @@ from apps.tenants.throttle import SourceThrottled, authentication_throttled
 
 from .failures import Failure, Kind
 from .messages import Incoming, Parsed
+from .records import call_record
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +75,18 @@ def caller_admit(*, app: ApiApp, client_ip: str) -> None:
 
 def still_analysis_run(*, app: ApiApp, picture: bytes, attributes: bool) -> dict:
     """Runs the analysis on a worker within the app's concurrency slot and quota. The call is
-    counted when it reaches the models; a failure on our side gives the count back."""
+    counted (quota or none) when it reaches the models; a failure on our side gives it back."""
     try:
         with concurrency_slot(app=app):
             try:
                 with transaction.atomic():
-                    api_app_quota_reserve(app=app)
+                    api_app_call_count(app=app)
             except AccessDenied:
                 raise Failure(Kind.LIMITED, "quota") from None
             try:
                 return still_image_analyse(picture, attributes=attributes)
             except AnalysisUnavailable as exc:
-                api_app_quota_release(app=app)
+                api_app_call_give_back(app=app)
                 raise Failure(Kind.UNAVAILABLE, str(exc)) from None
     except ConcurrencyLimitExceeded:
         raise Failure(Kind.LIMITED, "concurrency") from None
@@ -94,8 +96,11 @@ def still_analysis_run(*, app: ApiApp, picture: bytes, attributes: bool) -> dict
 
 def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
                         started: float) -> tuple[int, dict]:
-    """One call of a single-image API, start to answer, in the contract's format."""
+    """One call of a single-image API, start to answer, in the contract's format. A call whose
+    app is known (authenticated) is recorded, whatever it ended in; before that there is no app
+    to file it under, and the source throttle (apps/tenants/throttle.py) deals with those."""
     parsed = Parsed()
+    app: ApiApp | None = None
     try:
         if oversized:
             raise Failure(Kind.IMAGE_TOO_LARGE, "request body over the contract's limit")
@@ -105,10 +110,18 @@ def single_image_handle(contract, incoming: Incoming, *, oversized: bool,
         analysis = still_analysis_run(app=app, picture=parsed.picture,
                                       attributes=contract.attributes)
         status, body = contract.answer(analysis, parsed, incoming, started)
+        face = analysis.get("face")   # seed 000 answers "no face" as a success
+        call_record(app=app, seed=contract.seed, incoming=incoming, parsed=parsed,
+                    outcome=contract.verdict(face, parsed) if face is not None
+                    else Failure(Kind.NO_FACE), started=started)
         SINGLE_IMAGE_ANSWERS.labels(type(contract).__name__, "analysed").inc()
         return status, body
     except Failure as failure:
         log = logger.error if failure.kind == Kind.UNAVAILABLE else logger.info
         log("single-image call refused: %s", failure)
         SINGLE_IMAGE_ANSWERS.labels(type(contract).__name__, failure.kind.value).inc()
-        return contract.refuse(failure, parsed, incoming, started)
+        status, body = contract.refuse(failure, parsed, incoming, started)
+        if app is not None:
+            call_record(app=app, seed=contract.seed, incoming=incoming, parsed=parsed,
+                        outcome=failure, started=started)
+        return status, body

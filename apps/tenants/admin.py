@@ -13,8 +13,7 @@ from .services import (
 @admin.register(ApiApp)
 class ApiAppAdmin(admin.ModelAdmin):
     list_display = ("name", "api_key", "status", "can_verify", "can_use_data_source",
-                    "calls_used", "call_quota", "concurrency_limit", "rate_limit_per_minute",
-                    "created_at")
+                    "usage", "concurrency_limit", "rate_limit_per_minute", "created_at")
     list_filter = ("status", "can_verify", "can_use_data_source")
     search_fields = ("name", "api_key")
     readonly_fields = ("api_key", "calls_used", "created_at", "updated_at", "secret_note")
@@ -23,6 +22,11 @@ class ApiAppAdmin(admin.ModelAdmin):
               "allowed_networks", "notes",
               "created_at", "updated_at")
     actions = ("rotate_secret", "rotate_app_code", "discontinue", "reactivate")
+
+    @admin.display(description="calls used / quota", ordering="calls_used")
+    def usage(self, obj: ApiApp) -> str:
+        quota = "no quota" if obj.call_quota is None else f"{obj.call_quota:,}"
+        return f"{obj.calls_used:,} / {quota}"
 
     @admin.display(description="api_secret")
     def secret_note(self, obj: ApiApp) -> str:

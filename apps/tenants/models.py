@@ -35,7 +35,11 @@ class ApiApp(models.Model):
     call_quota = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Total calls allowed; empty means unlimited."
     )
-    calls_used = models.PositiveBigIntegerField(default=0)
+    calls_used = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Calls counted, with or without a quota: biz_tokens issued, single-image calls "
+                  "that reached the models (calls failed on our side are given back).",
+    )
     concurrency_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests in flight at once; empty means unlimited."
     )

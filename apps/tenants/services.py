@@ -240,11 +240,9 @@ def api_app_rate_check(*, app: ApiApp, now: float | None = None) -> None:
         raise RateLimited()
 
 
-def api_app_quota_release(*, app: ApiApp) -> None:
-    """Gives back a call counted by api_app_quota_reserve whose work then failed on our side."""
-    if app.call_quota is not None:
-        ApiApp.objects.filter(pk=app.pk, calls_used__gt=0).update(
-            calls_used=F("calls_used") - 1)
+def api_app_call_give_back(*, app: ApiApp) -> None:
+    """Gives back a call counted by api_app_call_count whose work then failed on our side."""
+    ApiApp.objects.filter(pk=app.pk, calls_used__gt=0).update(calls_used=F("calls_used") - 1)
 
 
 def api_app_authorize(*, app: ApiApp, client_ip: str) -> None:
@@ -254,17 +252,16 @@ def api_app_authorize(*, app: ApiApp, client_ip: str) -> None:
         raise AccessDenied(AccessDeniedReason.IP_NOT_ALLOWED)
 
 
-def api_app_quota_reserve(*, app: ApiApp) -> None:
-    """Counts one call against the app's quota, atomically; LIMIT_REACHED when none is left.
+def api_app_call_count(*, app: ApiApp) -> None:
+    """Counts one call in the app's calls_used, atomically, whether it has a quota or not (the
+    admin's usage is true for every app); with a quota, LIMIT_REACHED when none is left.
 
     Call it inside the transaction that records the call, so a failure rolls the count back.
     """
-    if app.call_quota is None:
-        return
-    changed = ApiApp.objects.filter(pk=app.pk, calls_used__lt=F("call_quota")).update(
-        calls_used=F("calls_used") + 1
-    )
-    if changed != 1:
+    calls = ApiApp.objects.filter(pk=app.pk)
+    if app.call_quota is not None:
+        calls = calls.filter(calls_used__lt=F("call_quota"))
+    if calls.update(calls_used=F("calls_used") + 1) != 1 and app.call_quota is not None:
         raise AccessDenied(AccessDeniedReason.LIMIT_REACHED)
 
 

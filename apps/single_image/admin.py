@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from .models import SingleImageCall
+
+
+@admin.register(SingleImageCall)
+class SingleImageCallAdmin(admin.ModelAdmin):
+    """Read-only: the records are what happened. Search is exact (request ids are copied
+    whole from an answer or a log line), so it reads the indexes instead of scanning."""
+
+    list_display = ("created_at", "app", "contract", "verdict", "live_probability", "threshold",
+                    "attack_species", "duration_ms", "request_id", "client_request_id",
+                    "client_ip")
+    list_filter = ("contract", "verdict", "app", "created_at")
+    search_fields = ("=request_id", "=client_request_id")
+    search_help_text = "A request id, whole: ours (X-Request-Id) or seed 000's own."
+    date_hierarchy = "created_at"
+    list_select_related = ("app",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,49 @@
+"""The durable record of each single-image call (SingleImageCall): one INSERT after the answer is
+written. The answer is the product; the record is bookkeeping about it, so a failed write is
+logged and counted and the caller still gets the answer."""
+
+import ipaddress
+import logging
+
+from django.db import DatabaseError, transaction
+
+from apps.core.metrics import SINGLE_IMAGE_RECORDS_LOST
+from apps.core.request_context import elapsed_ms
+from apps.tenants.models import ApiApp
+
+from .failures import Failure
+from .messages import Incoming, Parsed, Verdict
+from .models import SingleImageCall
+
+logger = logging.getLogger(__name__)
+
+
+def _ip_or_none(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def call_record(*, app: ApiApp, seed: str, incoming: Incoming, parsed: Parsed,
+                outcome: Verdict | Failure, started: float) -> None:
+    """Records a call that ended in `outcome`: the answer's verdict, or the failure that left it
+    without one. Never raises for the database."""
+    if isinstance(outcome, Verdict):
+        verdict, detail = ("live" if outcome.live else "attack"), ""
+        scores = {"live_probability": outcome.live_probability, "threshold": outcome.threshold,
+                  "attack_species": outcome.attack_species[:32]}
+    else:
+        verdict, detail, scores = outcome.kind.value, outcome.detail[:200], {}
+    try:
+        with transaction.atomic():      # a savepoint, should a caller's transaction be open
+            SingleImageCall.objects.create(
+                app=app, contract=seed, request_id=incoming.request_id,
+                client_request_id=parsed.request_id, verdict=verdict, detail=detail,
+                duration_ms=elapsed_ms(started), client_ip=_ip_or_none(incoming.client_ip),
+                **scores)
+    except DatabaseError as exc:
+        SINGLE_IMAGE_RECORDS_LOST.inc()
+        logger.error("single-image call %s answered but not recorded: %s",
+                     incoming.request_id, type(exc).__name__)
+
