@@ -1,6 +1,6 @@
 """Fuzzing every API against a real gunicorn and worker (issue 12): schema-driven (schemathesis
-on docs/openapi.yaml, FaceID requests signed and single-image ones carrying an APPCODE so the
-cases get past authentication) and property-based (hypothesis: arbitrary JSON and forms).
+on docs/openapi.yaml, FaceID requests signed, FaceID Lite ones carrying the app's api_key and
+api_secret, and single-image ones an APPCODE, so the cases get past authentication) and property-based (hypothesis: arbitrary JSON and forms).
 Bounded by example counts; each answer must be no 5xx and in its API's format."""
 
 import json
@@ -57,7 +57,13 @@ def test_every_operation_of_the_openapi_document(served):
         @given(case=operation.as_strategy())
         def fuzz(case):
             headers = dict(case.headers or {})
-            if operation.path.startswith("/faceid/") and isinstance(case.body, dict):
+            if operation.path.startswith("/faceid/lite/"):   # Lite sends its key and secret
+                credentials = {"api_key": tenant.api_key, "api_secret": tenant.api_secret}
+                if isinstance(case.body, dict):
+                    case.body = {**case.body, **credentials}
+                if operation.method.lower() == "get":
+                    case.query = {**(case.query or {}), **credentials}
+            elif operation.path.startswith("/faceid/") and isinstance(case.body, dict):
                 case.body = {**case.body, "sign": tenant.sign(), "sign_version": "hmac_sha1"}
             elif operation.path.startswith(SINGLE_IMAGE):
                 headers["Authorization"] = f"APPCODE {tenant.app_code}"

@@ -304,6 +304,9 @@ def check_outcome(example: Example, output: str, folder: Path) -> None:
         assert first == "1000 SUCCESS", output[:2000]
         assert ast.literal_eval(confidences)["ref1"] > 0
         assert len(output) < 2_000, "the verify example prints the base64 best frame"
+    if "lite/get_result" in code:
+        answer = json.loads(output.strip().splitlines()[-1])
+        assert answer["status"] == "NOT_STARTED" and answer["biz_info"]["biz_id"], answer
     if "face_liveness/v1" in code:
         answer = json.loads(output)
         assert answer["code"] == 200 and answer["success"] is True, answer

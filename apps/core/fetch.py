@@ -180,6 +180,22 @@ def address_check(host: str, port: int, allowed_networks: str,
     return addresses[0]
 
 
+def url_check(url: str) -> None:
+    """The URL's own rules, nothing resolved: FetchRefused or FetchError when fetch_url would
+    not even try it (not absolute http or https, credentials, no host, malformed)."""
+    _parse(url)
+
+
+def url_destination_check(url: str, allowed_networks: str, timeout_seconds: float) -> None:
+    """The URL's own rules and where it leads now: FetchRefused when its host resolves to an
+    address that is not public (outside allowed_networks), FetchError when it cannot be
+    resolved within timeout_seconds. For a URL given now and called later (a callback): the
+    call itself must still go through fetch's checks, since DNS may answer otherwise then."""
+    target = _parse(url)
+    address_check(target.host, target.port, allowed_networks,
+                  time.monotonic() + timeout_seconds)
+
+
 # ------------------------------------------------------------------- the deadline sockets
 
 class _DeadlineSocket(socket.socket):

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from apps.core.crypto import DecryptionError, decrypt_bytes
 
-from .models import BizTokenRecord, LiveSession, VerificationRecord
+from .models import BizTokenRecord, LiteToken, LiveSession, VerificationRecord
 from .sessions import sessions_live
 
 
@@ -30,6 +30,17 @@ class BizTokenRecordAdmin(ReadOnlyAdmin):
     search_fields = ("biz_token", "uuid", "biz_no", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("app",)
+
+
+@admin.register(LiteToken)
+class LiteTokenAdmin(ReadOnlyAdmin):
+    list_display = ("biz_id", "app", "biz_no", "liveness_type", "created_at", "expires_at",
+                    "token_used_at", "result_reads")
+    list_filter = ("liveness_type", "app")
+    search_fields = ("biz_id", "biz_no")
+    date_hierarchy = "created_at"
+    list_select_related = ("app",)
+    exclude = ("token_digest",)
 
 
 @admin.register(VerificationRecord)

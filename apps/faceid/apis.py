@@ -15,6 +15,7 @@ from apps.core.request_context import elapsed_ms
 
 from . import errors
 from .errors import FaceIdError
+from .lite import lite_result, lite_token_issue
 from .tokens import biz_token_issue
 from .verification import liveness_media, sdk_start, verify_run
 
@@ -90,6 +91,31 @@ class LivenessMediaApi(FaceIdApi):
 
     def post(self, request: Request) -> Response:
         return self.answer(liveness_media(form=request.data, client_ip=client_ip(request)))
+
+
+class LiteTokenCreateApi(FaceIdApi):
+    """POST /faceid/lite/get_token (multipart form-data, api_key and api_secret)."""
+
+    def post(self, request: Request) -> Response:
+        issued = lite_token_issue(form=request.data, files=request.FILES,
+                                  client_ip=client_ip(request), request_id=request.request_id)
+        return self.answer({"token": issued.token, "biz_id": issued.biz_id,
+                            "expired_time": int(issued.expires_at.timestamp()),
+                            **issued.extra})
+
+
+class LiteResultApi(FaceIdApi):
+    """GET /faceid/lite/get_result?api_key&api_secret&biz_id[&return_image=1]."""
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        for key, value in request.query_params.items():   # the same rule as a form's NUL
+            if "\x00" in value:
+                raise errors.bad_argument(key)
+
+    def get(self, request: Request) -> Response:
+        return self.answer(lite_result(form=request.query_params, client_ip=client_ip(request),
+                                       request_id=request.request_id))
 
 
 class ApiNotFoundApi(FaceIdApi):

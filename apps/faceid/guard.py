@@ -14,6 +14,10 @@ endpoint holds one (403 CONCURRENCY_LIMIT_EXCEEDED) -> the block. The tenants' r
 inside the block (a permission that depends on the parameters, the quota) are answered in the
 same format, so every caller's 403 is made here.
 
+The FaceID Lite surface (lite.py) sends its api_key and api_secret in clear instead of a sign:
+`credentials=key_and_secret` reads those two fields first and checks the pair (a wrong one is
+INVALID_SIGN, counted by the same throttle); everything after it is the same sequence.
+
 What differs between the callers is a parameter, not a copy of the sequence:
 get_biz_token holds a slot and checks its permission inside the block, after its parameters
 (the permission depends on the mode asked); verify checks NO_VERIFY_PERMISSION before its slot;
@@ -25,13 +29,31 @@ from contextlib import contextmanager
 
 from apps.tenants.error_codes import AccessDenied, AccessDeniedReason, ConcurrencyLimitExceeded
 from apps.tenants.models import ApiApp
-from apps.tenants.services import api_app_authenticate, api_app_authorize, concurrency_slot
+from apps.tenants.services import (
+    api_app_authenticate,
+    api_app_authenticate_secret,
+    api_app_authorize,
+    concurrency_slot,
+)
 from apps.tenants.throttle import SourceThrottled, authentication_throttled
 
 from . import errors
-from .params import signature_fields
+from .params import key_and_secret_fields, signature_fields
 
 Permission = Callable[[ApiApp], None]
+# Reads a caller's credential fields from the form (400 when missing, before anything else is
+# read) and returns the check of them, run inside the throttle.
+Credentials = Callable[[object], Callable[[], ApiApp]]
+
+
+def signed(form) -> Callable[[], ApiApp]:
+    sign = signature_fields(form)
+    return lambda: api_app_authenticate(sign=sign)
+
+
+def key_and_secret(form) -> Callable[[], ApiApp]:
+    api_key, api_secret = key_and_secret_fields(form)
+    return lambda: api_app_authenticate_secret(api_key=api_key, api_secret=api_secret)
 
 
 def verify_permission(app: ApiApp) -> None:
@@ -47,17 +69,20 @@ def data_source_permission(app: ApiApp) -> None:
 
 
 @contextmanager
-def guard(*, form, client_ip: str, permission: Permission | None, slot: bool) -> Iterator[ApiApp]:
-    """Admits the signed caller and yields its app; see the module's docstring for the order.
+def guard(*, form, client_ip: str, permission: Permission | None, slot: bool,
+          credentials: Credentials = signed) -> Iterator[ApiApp]:
+    """Admits the caller and yields its app; see the module's docstring for the order.
 
+    credentials: how the caller proves who it is (`signed`: sign and sign_version;
+    `key_and_secret`: the Lite surface's api_key and api_secret).
     permission: checked after the app is admitted and before the slot (None: the endpoint
     needs none beyond being an active app calling from its allowed networks).
     slot: hold one of the app's concurrency_limit slots for the whole block.
     """
     try:
-        fields = signature_fields(form)
+        authenticate = credentials(form)
         with authentication_throttled(client_ip):
-            app = api_app_authenticate(sign=fields)
+            app = authenticate()
         api_app_authorize(app=app, client_ip=client_ip)
         if permission is not None:
             permission(app)

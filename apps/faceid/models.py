@@ -99,3 +99,42 @@ class LiveSession(models.Model):
 
     def __str__(self) -> str:
         return "live session"
+
+
+class LiteToken(models.Model):
+    """A FaceID Lite (web / H5) verification: what get_token was asked, for whom, and the
+    biz_token session its capture page runs. The session is an ordinary biz_token's (same
+    record, same Redis session, same challenge and verify), so the verification it ends in is
+    the VerificationRecord of `biz_token_record.biz_token`; get_result reads its state there
+    rather than from a copy kept here.
+
+    The token is the capture page's bearer credential (single use): only its keyed digest is
+    kept, like a password's.
+    """
+
+    app = models.ForeignKey(ApiApp, on_delete=models.PROTECT, related_name="lite_tokens")
+    biz_token_record = models.OneToOneField(BizTokenRecord, on_delete=models.PROTECT,
+                                            related_name="lite_token")
+    token_digest = models.CharField(max_length=64, unique=True)
+    biz_id = models.CharField(max_length=64, unique=True)
+    biz_no = models.CharField(max_length=128)
+    biz_extra_data = models.TextField(blank=True)
+    web_title = models.CharField(max_length=32, blank=True)
+    return_url = models.TextField()
+    notify_url = models.TextField()
+    liveness_type = models.CharField(max_length=16)
+    created_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    # When the capture page took the token (its single use; the page's slice sets it).
+    token_used_at = models.DateTimeField(null=True, blank=True)
+    # get_result answers that carried a final status (OK / FAILED); refused past the limit.
+    result_reads = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "FaceID Lite token"
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["app", "biz_no"],
+                                               name="lite_token_biz_no_once_per_app")]
+
+    def __str__(self) -> str:
+        return self.biz_id

@@ -8,6 +8,8 @@ order the seed lists them. An empty optional value counts as not given.
 import re
 from dataclasses import dataclass, field
 
+from apps.core.fetch import FetchError, url_check
+
 from .errors import bad_argument, missing_argument
 
 LIVENESS_TYPES = ("meglive", "still", "flash", "raw_image")
@@ -123,6 +125,11 @@ def signature_fields(form) -> str:
     return sign
 
 
+def key_and_secret_fields(form) -> tuple[str, str]:
+    """api_key and api_secret (the Lite surface's credentials) come first, as sign does."""
+    return _require(form, "api_key"), _require(form, "api_secret")
+
+
 def biz_token_params_parse(form, file_names: set[str]) -> BizTokenParams:
     liveness_type = _require(form, "liveness_type")
     if liveness_type not in LIVENESS_TYPES:
@@ -164,3 +171,52 @@ def biz_token_params_parse(form, file_names: set[str]) -> BizTokenParams:
     return BizTokenParams(liveness_type=liveness_type, comparison_type=comparison_type,
                           uuid=uuid, biz_no=biz_no, idcard_name=idcard_name,
                           idcard_number=idcard_number, images=images, options=options)
+
+
+# FaceID Lite's get_token (docs/WEB.md): its own fields, then get_biz_token's for the session.
+LITE_LIVENESS_TYPES = ("meglive", "still", "flash")   # raw_image has no capture to make
+LITE_LIVENESS_TYPE_DEFAULT = "meglive"
+MAX_URL_BYTES = 2048
+MAX_BIZ_EXTRA_DATA_BYTES = 4096
+MAX_WEB_TITLE_BYTES = 32
+
+
+@dataclass(frozen=True)
+class LiteParams:
+    return_url: str
+    notify_url: str
+    biz_no: str
+    biz_extra_data: str
+    web_title: str
+    session: BizTokenParams     # the biz_token session the capture page will run
+
+
+def _absolute_http_url(form, key: str) -> str:
+    url = _bytes_at_most(key, _require(form, key), MAX_URL_BYTES)
+    try:
+        url_check(url)
+    except FetchError:
+        raise bad_argument(key) from None
+    return url
+
+
+def lite_params_parse(form, file_names: set[str]) -> LiteParams:
+    """Lite's fields in the vendor's order, then get_biz_token's comparison parameters and
+    options, parsed by biz_token_params_parse (liveness_type defaults to meglive here and
+    cannot be raw_image). Only the URLs' form is checked here; where notify_url leads is the
+    issuer's check (lite.py), since it needs the network."""
+    return_url = _absolute_http_url(form, "return_url")
+    notify_url = _absolute_http_url(form, "notify_url")
+    biz_no = _bytes_at_most("biz_no", _require(form, "biz_no"), MAX_ID_BYTES)
+    biz_extra_data = _bytes_at_most("biz_extra_data", _text(form, "biz_extra_data"),
+                                    MAX_BIZ_EXTRA_DATA_BYTES)
+    web_title = _bytes_at_most("web_title", _text(form, "web_title"), MAX_WEB_TITLE_BYTES)
+    liveness_type = _text(form, "liveness_type") or LITE_LIVENESS_TYPE_DEFAULT
+    if liveness_type not in LITE_LIVENESS_TYPES:
+        raise bad_argument("liveness_type")
+    fields = {key: form.get(key) for key in form}
+    fields["liveness_type"] = liveness_type
+    session = biz_token_params_parse(fields, file_names)
+    return LiteParams(return_url=return_url, notify_url=notify_url, biz_no=biz_no,
+                      biz_extra_data=biz_extra_data, web_title=web_title,
+                      session=session)

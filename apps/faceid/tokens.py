@@ -5,6 +5,7 @@ import base64
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,7 +89,7 @@ def references_check(*, params: BizTokenParams, images: dict[str, CheckedImage])
     return {"found": found, "extra": extra}
 
 
-def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
+def biz_token_permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
     """The mode asked needs its permission: comparisons at all, and KYC's data source."""
     verify_permission(app)
     if params.comparison_type == "1":
@@ -97,11 +98,15 @@ def _permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
 
 def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, CheckedImage],
                      request_id: str, client_ip: str,
-                     references: dict | None = None) -> IssuedBizToken:
+                     references: dict | None = None,
+                     on_record: Callable[[BizTokenRecord], object] | None = None,
+                     ) -> IssuedBizToken:
     """Counts the call, records the token durably and opens its session in Redis, together.
 
     The database work is one transaction and the Redis write is its last step: if Redis fails
     nothing is recorded or counted; if the commit fails the session is removed again.
+    on_record: more database work of the caller's for this token (FaceID Lite's record), done
+    in the same transaction before the session is written; what it raises undoes the issue.
     """
     now = time.time()
     biz_token = biz_token_new(now)
@@ -128,7 +133,7 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
     try:
         with transaction.atomic():
             api_app_call_count(app=app)
-            BizTokenRecord.objects.create(
+            record = BizTokenRecord.objects.create(
                 biz_token=biz_token,
                 app=app,
                 request_id=request_id,
@@ -144,6 +149,8 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
                 created_at=created_at,
                 expires_at=expires_at,
             )
+            if on_record is not None:
+                on_record(record)
             session_store(biz_token=biz_token, meta=meta, idcard=idcard,
                           images={name: image.data for name, image in images.items()},
                           ttl_seconds=ttl)
@@ -169,7 +176,7 @@ def biz_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedBi
     """
     with guard(form=form, client_ip=client_ip, permission=None, slot=True) as app:
         params = biz_token_params_parse(form, set(files.keys()))
-        _permissions_check(app=app, params=params)  # after the parameters: it needs the mode
+        biz_token_permissions_check(app=app, params=params)  # after the parameters: it needs the mode
         images = reference_images_check(params=params, files=files)
         references = references_check(params=params, images=images)
         issued = biz_token_create(app=app, params=params, images=images,

@@ -1,6 +1,14 @@
 from django.urls import path, re_path
 
-from .apis import ApiNotFoundApi, BizTokenCreateApi, LivenessMediaApi, SdkStartApi, VerifyApi
+from .apis import (
+    ApiNotFoundApi,
+    BizTokenCreateApi,
+    LiteResultApi,
+    LiteTokenCreateApi,
+    LivenessMediaApi,
+    SdkStartApi,
+    VerifyApi,
+)
 
 app_name = "faceid"
 
@@ -9,5 +17,7 @@ urlpatterns = [
     path("v3/sdk/start", SdkStartApi.as_view(), name="sdk_start"),
     path("v3/sdk/verify", VerifyApi.as_view(), name="verify"),
     path("v3/sdk/get_liveness_video", LivenessMediaApi.as_view(), name="get_liveness_video"),
+    path("lite/get_token", LiteTokenCreateApi.as_view(), name="lite_get_token"),
+    path("lite/get_result", LiteResultApi.as_view(), name="lite_get_result"),
     re_path(r"^.*$", ApiNotFoundApi.as_view(), name="api_not_found"),
 ]

@@ -183,6 +183,21 @@ def api_app_authenticate(*, sign: str, now: float | None = None) -> ApiApp:
     return app
 
 
+def api_app_authenticate_secret(*, api_key: str, api_secret: str) -> ApiApp:
+    """The api_key / api_secret pair sent in clear (the FaceID Lite surface). The stored secret
+    is Fernet-encrypted, so it is decrypted and compared in constant time; an unknown key is
+    compared against the decoy and refused after the same floor, so the answer does not tell
+    which keys exist. Both refusals are INVALID_SIGN: the pair plays the signature's role, and
+    the throttle counts it like any refused credential."""
+    started = time.perf_counter()
+    app = ApiApp.objects.filter(api_key=api_key).first() if len(api_key) <= 64 else None
+    authentic = secrets.compare_digest(_secret_or_decoy(app).encode(), api_secret.encode())
+    if app is None or not authentic:
+        _refused_after_floor(started)
+        raise AccessDenied(AccessDeniedReason.INVALID_SIGN)
+    return app
+
+
 def api_app_authenticate_app_code(*, authorization: str) -> ApiApp:
     """`Authorization: APPCODE <code>` (one space, as the market's gateways write it; extra
     spaces are tolerated). Missing, malformed or unknown: INVALID_SIGN."""

@@ -1,6 +1,6 @@
 """Limits of the FaceID-style surface (seed 003 and SPEC.md)."""
 
-from .env import env_int, env_str
+from .env import env_float, env_int, env_str
 
 # Lifetime of a biz_token and its session in Redis.
 BIZ_TOKEN_TTL_SECONDS = env_int("BIZ_TOKEN_TTL_SECONDS", 3600)
@@ -14,3 +14,13 @@ SDK_MAX_ATTEMPTS = env_int("SDK_MAX_ATTEMPTS", 3)
 LIVENESS_MEDIA_RETENTION_DAYS = env_int("LIVENESS_MEDIA_RETENTION_DAYS", 7)
 # The KYC data source (comparison_type=1): a class with `lookup(name=, id_number=)`.
 IDENTITY_DATA_SOURCE = env_str("IDENTITY_DATA_SOURCE", "apps.identity.sources.RegistryDataSource")
+
+# FaceID Lite (the web / H5 flow, docs/WEB.md). Results are readable this long after get_token
+# and at most this many times (the vendor's one day and three reads).
+LITE_RESULT_RETENTION_SECONDS = env_int("LITE_RESULT_RETENTION_SECONDS", 24 * 3600)
+LITE_RESULT_MAX_READS = env_int("LITE_RESULT_MAX_READS", 3)
+# notify_url is called by our server, so it must lead to a public address unless it lies in
+# these networks (CIDRs, comma-separated; empty = public addresses only), and its host must
+# resolve within this many seconds at get_token.
+LITE_NOTIFY_ALLOWED_NETWORKS = env_str("LITE_NOTIFY_ALLOWED_NETWORKS", "")
+LITE_NOTIFY_RESOLVE_TIMEOUT_SECONDS = env_float("LITE_NOTIFY_RESOLVE_TIMEOUT_SECONDS", 3.0)
