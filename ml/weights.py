@@ -66,7 +66,7 @@ WEIGHT_FILES = {
                    "it is committed in the repository (ml/weights/); retrain with the recipe in "
                    "docs/LIVENESS.md", "Apache-2.0 (this project)"),
         WeightFile("pad_own", "ml", "weights/pad_own.pt",
-                   "e43f77acc9ecf6010b4e2e4175063418961f22adb7d3a83d50244d2a2f43e405", 1886115,
+                   "b2b6a058274a9159ffb6806dc02b980073faa6b1b89a5670490a8cc9a032a8cb", 1888839,
                    "it is committed in the repository (ml/weights/); retrain with "
                    "`python -m ml.finetune_pad` (docs/LIVENESS.md)",
                    "Apache-2.0 (this project; fine-tuned from Silent-Face's Apache-2.0 weights)"),

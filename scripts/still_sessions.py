@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", default="biden.jpg,obama.jpg,obama2.jpg,obama3.jpg")
     parser.add_argument("--scenarios", default="live,print,replay,mask")
     parser.add_argument("--draws", type=int, default=12)
+    parser.add_argument("--first-draw", type=int, default=0,
+                        help="draws first-draw .. first-draw + draws - 1 (more draws, no repeats)")
     parser.add_argument("--own", type=Path, help="our member's candidate weights")
     parser.add_argument("--fusion", type=Path, help="a candidate pad_fusion.json")
     args = parser.parse_args(argv)
@@ -79,14 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names.split(","):
         face = load_rgb((args.photos / name).read_bytes())
         for scenario in args.scenarios.split(","):
-            outcomes = [session_live(face, scenario, draw) for draw in range(args.draws)]
+            draws = range(args.first_draw, args.first_draw + args.draws)
+            outcomes = [session_live(face, scenario, draw) for draw in draws]
             live = sum(ok for ok, _, _ in outcomes)
             expected_live = scenario == "live"
             misses = args.draws - live if expected_live else live
             wrong, total = wrong + misses, total + args.draws
             medians = [float(np.median(j)) if j else 0.0 for _, j, _ in outcomes]
             # the best frame's member margins of each draw that went the wrong way
-            wrong_draws = {draw: margins for draw, (ok, _, margins) in enumerate(outcomes)
+            wrong_draws = {draw: margins
+                           for draw, (ok, _, margins) in zip(draws, outcomes, strict=True)
                            if ok != expected_live}
             print(json.dumps({"photo": name, "scenario": scenario, "live": live,
                               "draws": args.draws, "wrong": misses,
