@@ -99,3 +99,40 @@ def slow_served(answer: Callable[[str], Iterable[bytes]], interval: float,
     finally:
         stop.set()
         listener.close()
+
+
+@contextmanager
+def form_receiver(statuses: Iterable[int] = (200,)) -> Iterator[tuple[str, list[dict]]]:
+    """A loopback server that records every POST's form (as {name: value}, values decoded) and
+    answers the n-th with the n-th of `statuses` (the last one again once they run out).
+    Yields the base URL and the forms received, in order."""
+    from urllib.parse import parse_qs
+
+    answers = list(statuses)
+    received: list[dict] = []
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            form = {name: values[0] for name, values in
+                    parse_qs(body.decode(), keep_blank_values=True).items()}
+            with lock:
+                received.append({**form, "_path": self.path,
+                                 "_content_type": self.headers.get("Content-Type")})
+                status = answers[min(len(received), len(answers)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", received
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -16,9 +16,10 @@ from apps.core.fetch import (
     FetchTooLarge,
     address_check,
     fetch_url,
+    post_form,
 )
 
-from .local_http import routes_served, slow_served
+from .local_http import form_receiver, routes_served, slow_served
 
 LOOPBACK = "127.0.0.1/32"
 PICTURE = b"\x89PNG fake picture bytes" * 100
@@ -237,3 +238,36 @@ def test_the_deadline_covers_the_redirect_chain_not_each_hop():
         elapsed = fetch_timed(base + "/hop/1", max_redirects=10, deadline=3.0)
     assert 2.9 < elapsed < 3.8
     assert paths == ["/hop/1", "/hop/2"]
+
+
+# ------------------------------------------------------------- posting a form (callbacks)
+
+
+def test_a_form_is_posted_and_its_status_returned_redirects_not_followed():
+    with form_receiver([204, 302, 500]) as (base, received):
+        assert post_form(base + "/notify?shop=7", {"data": '{"a": "é & ="}', "sign": "ab"},
+                         limits()) == 204
+        assert post_form(base + "/notify", {"data": "x"}, limits()) == 302   # not followed
+        assert post_form(base + "/notify", {"data": "x"}, limits()) == 500
+    assert received[0]["data"] == '{"a": "é & ="}' and received[0]["sign"] == "ab"
+    assert received[0]["_path"] == "/notify?shop=7"
+    assert received[0]["_content_type"] == "application/x-www-form-urlencoded"
+    assert len(received) == 3
+
+
+def test_a_post_to_an_address_not_allowed_is_refused_before_any_connection():
+    with form_receiver() as (base, received):
+        for url in (base + "/notify", "http://10.0.0.5/notify", "http://169.254.169.254/x"):
+            with connections_recorded() as seen, pytest.raises(FetchRefused):
+                post_form(url, {"data": "x"}, limits(allowed=""))
+            assert seen == [], url
+    assert received == []
+
+
+def test_a_post_to_a_server_that_never_answers_is_cut_at_the_deadline():
+    started = time.monotonic()
+    with slow_served(lambda _path: (), interval=0.1) as (base, _paths), \
+            pytest.raises(FetchError, match="timed out"):
+        post_form(base + "/notify", {"data": "x"}, FetchLimits(
+            max_bytes=100, timeout_seconds=DEADLINE, max_redirects=0, allowed_networks=LOOPBACK))
+    assert DEADLINE - 0.1 < time.monotonic() - started < DEADLINE + 1.5

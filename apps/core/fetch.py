@@ -1,4 +1,5 @@
-"""Fetching a picture from a caller-given URL without letting the caller reach our network.
+"""Fetching a picture from a caller-given URL without letting the caller reach our network, and
+posting a form to one (a callback, `post_form`) under the same rules.
 
 - only http and https, no credentials in the URL; a URL that does not parse (a bad port, an
   unclosed IPv6 bracket, a host that is not a host name) is a FetchError, like any failure;
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import certifi
 
@@ -324,3 +325,38 @@ def _read_limited(response: http.client.HTTPResponse, max_bytes: int, deadline: 
     if response.length:   # http.client ends a body cut short without a word
         raise FetchError(f"body ended {response.length} bytes short of its Content-Length")
     return bytes(body)
+
+
+def post_form(url: str, fields: dict[str, str], limits: FetchLimits) -> int:
+    """POSTs `fields` form-urlencoded to url under fetch_url's rules (the address checked when
+    connecting and connected to as checked, one deadline for everything) and returns the
+    answer's status. Redirects are not followed: a 3xx is returned like any other status (a
+    callback that moved is a failed delivery, and following it would replay the form
+    elsewhere). At most `limits.max_bytes` of the answer are read, then the connection is
+    dropped: only the status matters. FetchRefused when the address is not allowed, FetchError
+    for every other failure to get a status."""
+    deadline = time.monotonic() + limits.timeout_seconds
+    target = _parse(url)
+    address = address_check(target.host, target.port, limits.allowed_networks, deadline)
+    body = urlencode(fields).encode()
+    connection = _Connection(target, address, deadline)
+    response: http.client.HTTPResponse | None = None
+    try:
+        connection.request("POST", target.path, body=body, headers={
+            "Host": target.host_header, "User-Agent": USER_AGENT, "Connection": "close",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body))})
+        response = connection.getresponse()
+        try:   # the body is not used: read a little, politely, and never fail for it
+            response.read(limits.max_bytes)
+        except (FetchError, OSError, http.client.HTTPException):
+            pass
+        return response.status
+    except TimeoutError as exc:
+        raise FetchError("timed out") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise FetchError(f"request failed: {exc!r}") from exc
+    finally:
+        if response is not None:
+            response.close()
+        connection.close()

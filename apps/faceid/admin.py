@@ -35,8 +35,10 @@ class BizTokenRecordAdmin(ReadOnlyAdmin):
 @admin.register(LiteToken)
 class LiteTokenAdmin(ReadOnlyAdmin):
     list_display = ("biz_id", "app", "biz_no", "liveness_type", "created_at", "expires_at",
-                    "token_used_at", "result_reads")
-    list_filter = ("liveness_type", "app")
+                    "token_used_at", "result_reads", "notify_state", "notify_attempts",
+                    "notify_last_attempt_at", "notify_last_error")
+    # notify_state: the callbacks that failed (or still wait their next attempt) at a glance
+    list_filter = ("notify_state", "liveness_type", "app")
     search_fields = ("biz_id", "biz_no")
     date_hierarchy = "created_at"
     list_select_related = ("app",)

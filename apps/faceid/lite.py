@@ -12,6 +12,11 @@ app may call from here and now (403) -> a slot (403) -> Lite's fields and get_bi
 (400) -> permission for the mode (403) -> where notify_url leads (400) -> biz_no not used before
 by the app (400) -> the images and their faces (400) -> quota (403) and issue.
 
+The notify_url callback (lite_notify.py says when it is due): `lite_notify_deliver` posts
+`data` (lite_result_body as JSON) and `sign` = sha1(api_secret + data), through the fetcher's
+address checks again; `lite_notify_sweep` makes the callbacks of sessions that ended unused due,
+and sends again the attempts whose messages were lost.
+
 get_result, in order: api_key, api_secret (400) -> the pair (403) -> the app (403) -> biz_id
 and return_image (400) -> a Lite token of this app no older than LITE_RESULT_RETENTION_SECONDS
 (400 BAD_ARGUMENTS: biz_id) -> its status; a final one (OK / FAILED) is counted, and answered
@@ -19,6 +24,9 @@ at most LITE_RESULT_MAX_READS times (403 AUTHORIZATION_ERROR: MORE_RETRY_TIMES a
 """
 
 import base64
+import hashlib
+import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -29,11 +37,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from apps.core.crypto import decrypt_bytes, keyed_digest
-from apps.core.fetch import FetchError, url_destination_check
+from apps.core.fetch import FetchError, FetchLimits, FetchRefused, post_form, url_destination_check
 from apps.tenants.error_codes import AccessDeniedReason
+from apps.tenants.services import api_app_secret
 
 from . import errors
 from .guard import guard, key_and_secret
+from .lite_notify import lite_notify_pending, lite_notify_send
 from .models import BizTokenRecord, LiteToken, VerificationRecord
 from .params import lite_params_parse
 from .results import RESULT_CODES
@@ -46,6 +56,8 @@ from .tokens import (
     references_check,
 )
 from .verification import lost_session_settle
+
+logger = logging.getLogger(__name__)
 
 # The verification outcomes in which the person was judged live and compared: get_result's OK.
 # Every other recorded outcome (an attack, a failed action, overtime, a data source that could
@@ -181,7 +193,9 @@ def _flag(form, key: str) -> bool:
     return value == "1"
 
 
-def _result_body(lite: LiteToken, outcome: LiteOutcome, *, return_image: bool) -> dict:
+def lite_result_body(lite: LiteToken, outcome: LiteOutcome, *, return_image: bool) -> dict:
+    """The result as get_result answers it (less request_id and time_used), and as the notify
+    callback's `data` carries it (without images): one function, so the two cannot differ."""
     body: dict = {"status": outcome.status,
                   "biz_info": {"biz_id": lite.biz_id, "biz_no": lite.biz_no,
                                "biz_extra_data": lite.biz_extra_data}}
@@ -219,4 +233,136 @@ def lite_result(*, form, client_ip: str, request_id: str) -> dict:
         outcome = lite_outcome(lite, request_id=request_id)
         if outcome.status in FINAL_STATUSES and not _read_counted(lite):
             raise errors.authorization_error(AccessDeniedReason.MORE_RETRY_TIMES)
-        return _result_body(lite, outcome, return_image=return_image)
+        return lite_result_body(lite, outcome, return_image=return_image)
+
+
+# ----------------------------------------------------------------------------- notify_url
+
+# Past its next-attempt time by this much, a pending callback's message is taken as lost (a
+# broker restart, a worker killed mid-attempt) and the sweep sends the attempt again; an
+# attempt that is still running claims its number first, so a late duplicate does nothing.
+NOTIFY_LOST_AFTER = timedelta(minutes=1)
+# What of the receiver's answer is read: only its status matters.
+NOTIFY_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NotifyPayload:
+    data: str
+    sign: str
+
+
+def lite_notify_payload(lite: LiteToken) -> NotifyPayload | None:
+    """The callback's form: `data`, the final result as get_result computes it (no images), as
+    compact JSON; `sign`, sha1(api_secret + data) in lowercase hex over the UTF-8 bytes. None
+    while the result is not final (nothing to say yet)."""
+    outcome = lite_outcome(lite, request_id="lite-notify")
+    if outcome.status not in FINAL_STATUSES:
+        return None
+    data = json.dumps(lite_result_body(lite, outcome, return_image=False),
+                      ensure_ascii=False, separators=(",", ":"))
+    sign = hashlib.sha1((api_app_secret(lite.app) + data).encode()).hexdigest()
+    return NotifyPayload(data=data, sign=sign)
+
+
+def _notify_post(lite: LiteToken) -> tuple[str, bool]:
+    """One POST of the callback: ("", _) when delivered (any 2xx), else (the error, whether
+    trying again may help). The destination is checked again now, as the fetcher does for
+    pictures: DNS may lead elsewhere than at get_token, and such a refusal is final."""
+    payload = lite_notify_payload(lite)
+    if payload is None:
+        return "no final result yet", True
+    limits = FetchLimits(max_bytes=NOTIFY_ANSWER_BYTES,
+                         timeout_seconds=settings.LITE_NOTIFY_TIMEOUT_SECONDS, max_redirects=0,
+                         allowed_networks=settings.LITE_NOTIFY_ALLOWED_NETWORKS)
+    try:
+        status = post_form(lite.notify_url, {"data": payload.data, "sign": payload.sign},
+                           limits)
+    except FetchRefused as exc:
+        return f"refused: {exc.reason}", False
+    except FetchError as exc:
+        return exc.reason, True
+    return ("", False) if 200 <= status < 300 else (f"HTTP {status}", True)
+
+
+def _notify_backoff(attempt: int) -> float:
+    """Seconds between attempt `attempt` and the next."""
+    return (settings.LITE_NOTIFY_FIRST_RETRY_SECONDS
+            * settings.LITE_NOTIFY_BACKOFF_FACTOR ** (attempt - 1))
+
+
+def lite_notify_deliver(lite_id: int, attempt: int) -> str:
+    """Attempt number `attempt` of a Lite token's callback (the task faceid.lite_notify).
+
+    The attempt is claimed first by one conditional update (pending, and `attempt - 1` made so
+    far), so a message delivered twice (a broker's redelivery, the sweep's resend) posts once.
+    A 2xx ends it delivered; a refused address, or the last allowed attempt failing, ends it
+    failed; any other failure queues the next attempt after the backoff. Returns the state."""
+    now = datetime.now(UTC)
+    pending = LiteToken.objects.filter(pk=lite_id, notify_state=LiteToken.NotifyState.PENDING)
+    claimed = pending.filter(notify_attempts=attempt - 1).update(
+        notify_attempts=attempt, notify_last_attempt_at=now,
+        notify_next_attempt_at=now + timedelta(seconds=settings.LITE_NOTIFY_TIMEOUT_SECONDS)
+        + NOTIFY_LOST_AFTER)
+    if not claimed:
+        return "skipped"
+    lite = LiteToken.objects.select_related("app", "biz_token_record").get(pk=lite_id)
+    error, may_retry = _notify_post(lite)
+    mine = pending.filter(notify_attempts=attempt)
+    if not error:
+        mine.update(notify_state=LiteToken.NotifyState.DELIVERED, notify_last_error="",
+                    notify_next_attempt_at=None)
+        logger.info("Lite notify %s delivered on attempt %d", lite.biz_id, attempt)
+        return LiteToken.NotifyState.DELIVERED
+    error = error[:200]
+    if not may_retry or attempt >= settings.LITE_NOTIFY_MAX_ATTEMPTS:
+        mine.update(notify_state=LiteToken.NotifyState.FAILED, notify_last_error=error,
+                    notify_next_attempt_at=None)
+        logger.warning("Lite notify %s failed after %d attempts: %s", lite.biz_id, attempt, error)
+        return LiteToken.NotifyState.FAILED
+    delay = _notify_backoff(attempt)
+    mine.update(notify_last_error=error,
+                notify_next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay))
+    logger.info("Lite notify %s attempt %d failed (%s), next in %.0f s", lite.biz_id, attempt,
+                error, delay)
+    lite_notify_send(lite_id, attempt + 1, countdown=delay)
+    return LiteToken.NotifyState.PENDING
+
+
+def lite_notify_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Every few minutes, with the lost-sessions sweep (faceid.lost_sessions_settle):
+
+    - a Lite session that ended without a verification (expired unused, its record past expiry
+      by LOST_SESSION_MARGIN, as the lost-sessions sweep counts it) gets its FAILED callback
+      (LIVING_OVERTIME), if its result is still kept (LITE_RESULT_RETENTION_SECONDS);
+    - a pending callback whose next attempt is overdue by NOTIFY_LOST_AFTER lost its message:
+      the attempt is sent again (or, past the last one, the callback is failed).
+    Returns how many callbacks it made due or sent again."""
+    now = now or datetime.now(UTC)
+    acted = 0
+    kept_since = now - timedelta(seconds=settings.LITE_RESULT_RETENTION_SECONDS)
+    ended_unused = (LiteToken.objects
+                    .filter(notify_state=LiteToken.NotifyState.WAITING, created_at__gt=kept_since,
+                            biz_token_record__expires_at__lte=now - LOST_SESSION_MARGIN)
+                    .exclude(biz_token_record__biz_token__in=VerificationRecord.objects
+                             .values("biz_token"))
+                    .values_list("pk", flat=True)[:limit])
+    for lite_id in ended_unused:
+        with transaction.atomic():
+            acted += lite_notify_pending(lite_id, now=now)
+    overdue = (LiteToken.objects
+               .filter(notify_state=LiteToken.NotifyState.PENDING,
+                       notify_next_attempt_at__lt=now - NOTIFY_LOST_AFTER)
+               .values_list("pk", "notify_attempts")[:limit])
+    for lite_id, attempts in overdue:
+        if attempts >= settings.LITE_NOTIFY_MAX_ATTEMPTS:
+            LiteToken.objects.filter(pk=lite_id, notify_attempts=attempts).update(
+                notify_state=LiteToken.NotifyState.FAILED, notify_next_attempt_at=None,
+                notify_last_error="the last attempt was lost")
+        else:
+            LiteToken.objects.filter(pk=lite_id, notify_attempts=attempts).update(
+                notify_next_attempt_at=now + timedelta(
+                    seconds=settings.LITE_NOTIFY_TIMEOUT_SECONDS) + NOTIFY_LOST_AFTER)
+            lite_notify_send(lite_id, attempts + 1)
+        acted += 1
+    return acted

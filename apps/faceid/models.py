@@ -130,6 +130,23 @@ class LiteToken(models.Model):
     # get_result answers that carried a final status (OK / FAILED); refused past the limit.
     result_reads = models.PositiveSmallIntegerField(default=0)
 
+    class NotifyState(models.TextChoices):
+        WAITING = "waiting"       # no final result yet: nothing to deliver
+        PENDING = "pending"       # due: an attempt is queued, running, or waits its backoff
+        DELIVERED = "delivered"   # notify_url answered 2xx
+        FAILED = "failed"         # every attempt failed, or the address was refused
+
+    # The notify_url callback's delivery (lite.py, lite_notify.py): its state, the attempts
+    # made, the last one's time and error (an HTTP status or the failure, short), and when the
+    # next is due (also set while an attempt runs: if its worker is lost, the sweep sends
+    # another once that time has passed).
+    notify_state = models.CharField(max_length=16, choices=NotifyState.choices,
+                                    default=NotifyState.WAITING, db_index=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0)
+    notify_last_attempt_at = models.DateTimeField(null=True, blank=True)
+    notify_last_error = models.CharField(max_length=200, blank=True)
+    notify_next_attempt_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         verbose_name = "FaceID Lite token"
         ordering = ["-created_at"]

@@ -11,7 +11,19 @@ def media_purge() -> int:
 
 @shared_task(name="faceid.lost_sessions_settle")
 def lost_sessions_settle() -> int:
-    """Settles sessions Redis lost whose clients never came back (every 5 minutes, the beat)."""
+    """Settles sessions Redis lost whose clients never came back (every 5 minutes, the beat);
+    then the Lite callbacks of sessions that ended unused, and those whose attempt was lost."""
+    from .lite import lite_notify_sweep
     from .verification import lost_sessions_sweep
 
-    return lost_sessions_sweep()
+    settled = lost_sessions_sweep()
+    lite_notify_sweep()
+    return settled
+
+
+@shared_task(name="faceid.lite_notify")
+def lite_notify(lite_id: int, attempt: int) -> str:
+    """One attempt of a FaceID Lite notify_url callback (queued by lite_notify.py)."""
+    from .lite import lite_notify_deliver
+
+    return lite_notify_deliver(lite_id, attempt)

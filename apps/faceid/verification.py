@@ -7,7 +7,8 @@ BIZ_TOKEN_DENIED -> meglive_data (400 MEGLIVE_DATA_ERROR / MEGLIVE_DATA_BIZ_TOKE
 -> the SDK's progress (9000 not started, 9100 another attempt in progress) -> consume (a lost
 race -> 4200) -> overtime (9200) -> device_risk=1: the SDK's device report (devices.py; a
 risky device, or no report: 4100) -> KYC data source (3000 family) -> the worker (liveness,
-comparisons) -> record, media, answer.
+comparisons) -> record, media, answer. Recording the verification of a session a Lite token
+wraps also makes its notify_url callback due, in the same transaction (lite_notify.py).
 """
 
 import base64
@@ -35,6 +36,7 @@ from . import errors
 from .challenges import challenge_new
 from .devices import device_risk, device_summary
 from .guard import guard, verify_permission
+from .lite_notify import lite_notify_due
 from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .results import (
@@ -137,6 +139,7 @@ def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool
             biz_no=issued.biz_no, result_code=RESULT_CODES["BIZ_TOKEN_DENIED"],
             result_message="BIZ_TOKEN_DENIED", liveness={"session": "lost"})
         api_app_call_give_back(app=app)
+        lite_notify_due(biz_token=biz_token, now=now)
     logger.warning("session lost from Redis, record closed and call given back: %s",
                    biz_token_ref(biz_token))
     return True
@@ -294,6 +297,7 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
                 if best else None)
             video_key = _media_keep(record, options, payload, best)
+            lite_notify_due(biz_token=session.biz_token, now=record.created_at)
     except IntegrityError:
         # The session is consumed exactly once, so this means a bug or a restored race.
         logger.error("a verification of session %s was already recorded",

@@ -24,3 +24,13 @@ LITE_RESULT_MAX_READS = env_int("LITE_RESULT_MAX_READS", 3)
 # resolve within this many seconds at get_token.
 LITE_NOTIFY_ALLOWED_NETWORKS = env_str("LITE_NOTIFY_ALLOWED_NETWORKS", "")
 LITE_NOTIFY_RESOLVE_TIMEOUT_SECONDS = env_float("LITE_NOTIFY_RESOLVE_TIMEOUT_SECONDS", 3.0)
+# The notify_url callback (docs/WEB.md): a POST waits at most LITE_NOTIFY_TIMEOUT_SECONDS in
+# all; a failed one is tried again LITE_NOTIFY_FIRST_RETRY_SECONDS later, each later wait
+# LITE_NOTIFY_BACKOFF_FACTOR times the one before, up to LITE_NOTIFY_MAX_ATTEMPTS attempts (6:
+# at 0 s, 30 s, 2 min, 6.5 min, 20 min and 1 h after the result). LITE_NOTIFY_QUEUE names the
+# Celery queue of the deliveries; empty: the deployment's one queue (CELERY_QUEUE).
+LITE_NOTIFY_TIMEOUT_SECONDS = env_float("LITE_NOTIFY_TIMEOUT_SECONDS", 10.0)
+LITE_NOTIFY_MAX_ATTEMPTS = env_int("LITE_NOTIFY_MAX_ATTEMPTS", 6)
+LITE_NOTIFY_FIRST_RETRY_SECONDS = env_float("LITE_NOTIFY_FIRST_RETRY_SECONDS", 30.0)
+LITE_NOTIFY_BACKOFF_FACTOR = env_float("LITE_NOTIFY_BACKOFF_FACTOR", 3.0)
+LITE_NOTIFY_QUEUE = env_str("LITE_NOTIFY_QUEUE", "")
