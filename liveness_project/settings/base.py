@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.analysis",
     "apps.identity",
     "apps.single_image",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
