@@ -5,21 +5,11 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from apps.core.admin_base import ReadOnlyAdmin
 from apps.core.crypto import DecryptionError, decrypt_bytes
 
 from .models import BizTokenRecord, LiteToken, LiveSession, VerificationRecord
 from .sessions import sessions_live
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(BizTokenRecord)

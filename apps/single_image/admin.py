@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from apps.core.admin_base import ReadOnlyAdmin
+
 from .models import SingleImageCall
 
 
 @admin.register(SingleImageCall)
-class SingleImageCallAdmin(admin.ModelAdmin):
-    """Read-only: the records are what happened. Search is exact (request ids are copied
+class SingleImageCallAdmin(ReadOnlyAdmin):
+    """The records are what happened. Search is exact (request ids are copied
     whole from an answer or a log line), so it reads the indexes instead of scanning."""
 
     list_display = ("created_at", "app", "contract", "verdict", "live_probability", "threshold",
@@ -16,12 +18,3 @@ class SingleImageCallAdmin(admin.ModelAdmin):
     search_help_text = "A request id, whole: ours (X-Request-Id) or seed 000's own."
     date_hierarchy = "created_at"
     list_select_related = ("app",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
