@@ -16,6 +16,7 @@ from apps.core.request_context import elapsed_ms
 from . import errors
 from .errors import FaceIdError
 from .lite import lite_result, lite_token_issue
+from .lite_page import lite_page_start, lite_page_verify
 from .tokens import biz_token_issue
 from .verification import liveness_media, sdk_start, verify_run
 
@@ -116,6 +117,24 @@ class LiteResultApi(FaceIdApi):
     def get(self, request: Request) -> Response:
         return self.answer(lite_result(form=request.query_params, client_ip=client_ip(request),
                                        request_id=request.request_id))
+
+
+class LitePageStartApi(FaceIdApi):
+    """POST /faceid/lite/page/start (the capture page: page_key): the session's challenge."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(lite_page_start(form=request.data, client_ip=client_ip(request)))
+
+
+class LitePageVerifyApi(FaceIdApi):
+    """POST /faceid/lite/page/verify (the capture page: page_key, meglive_data): "done" and
+    the way back to return_url; never the verdict."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(lite_page_verify(form=request.data, files=request.FILES,
+                                            client_ip=client_ip(request),
+                                            request_id=request.request_id,
+                                            started=request.started_at))
 
 
 class ApiNotFoundApi(FaceIdApi):

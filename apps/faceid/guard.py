@@ -18,6 +18,13 @@ The FaceID Lite surface (lite.py) sends its api_key and api_secret in clear inst
 `credentials=key_and_secret` reads those two fields first and checks the pair (a wrong one is
 INVALID_SIGN, counted by the same throttle); everything after it is the same sequence.
 
+The FaceID Lite capture page (lite_page.py) is the user's browser, not the app's server: it
+proves itself with the page key its page was served with (`credentials=lite_page_key`), and
+`from_app_servers=False` leaves out the app's allowed networks (they list the app's servers, and
+a browser calls from anywhere); the app must still be active, and the permission, the slot and
+the throttle are the same. Every other caller keeps the default, so the SDK's verify and the
+app server's calls are admitted exactly as before.
+
 What differs between the callers is a parameter, not a copy of the sequence:
 get_biz_token holds a slot and checks its permission inside the block, after its parameters
 (the permission depends on the mode asked); verify checks NO_VERIFY_PERMISSION before its slot;
@@ -70,7 +77,7 @@ def data_source_permission(app: ApiApp) -> None:
 
 @contextmanager
 def guard(*, form, client_ip: str, permission: Permission | None, slot: bool,
-          credentials: Credentials = signed) -> Iterator[ApiApp]:
+          credentials: Credentials = signed, from_app_servers: bool = True) -> Iterator[ApiApp]:
     """Admits the caller and yields its app; see the module's docstring for the order.
 
     credentials: how the caller proves who it is (`signed`: sign and sign_version;
@@ -78,12 +85,14 @@ def guard(*, form, client_ip: str, permission: Permission | None, slot: bool,
     permission: checked after the app is admitted and before the slot (None: the endpoint
     needs none beyond being an active app calling from its allowed networks).
     slot: hold one of the app's concurrency_limit slots for the whole block.
+    from_app_servers: the caller is the app's server, so its allowed networks apply (False:
+    the user's browser on the Lite capture page).
     """
     try:
         authenticate = credentials(form)
         with authentication_throttled(client_ip):
             app = authenticate()
-        api_app_authorize(app=app, client_ip=client_ip)
+        api_app_authorize(app=app, client_ip=client_ip, from_app_servers=from_app_servers)
         if permission is not None:
             permission(app)
         if slot:

@@ -124,6 +124,7 @@ def lite_token_issue(*, form, files, client_ip: str, request_id: str) -> IssuedL
                         biz_id=biz_id, biz_no=params.biz_no,
                         biz_extra_data=params.biz_extra_data, web_title=params.web_title,
                         return_url=params.return_url, notify_url=params.notify_url,
+                        action_http_method=params.action_http_method,
                         liveness_type=params.session.liveness_type,
                         created_at=record.created_at, expires_at=record.expires_at)
             except IntegrityError:

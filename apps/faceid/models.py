@@ -122,11 +122,17 @@ class LiteToken(models.Model):
     web_title = models.CharField(max_length=32, blank=True)
     return_url = models.TextField()
     notify_url = models.TextField()
+    # How the capture page sends the browser to return_url: "GET" or "POST" (a form).
+    action_http_method = models.CharField(max_length=4, default="GET")
     liveness_type = models.CharField(max_length=16)
     created_at = models.DateTimeField(db_index=True)
     expires_at = models.DateTimeField()
     # When the capture page took the token (its single use; the page's slice sets it).
     token_used_at = models.DateTimeField(null=True, blank=True)
+    # The page's own credential for its start and verify calls, made when the token is taken
+    # and written only into the page served: the token's URL (in history, logs, a Referer)
+    # opens nothing once used, and grants no capture either. Its keyed digest only.
+    page_key_digest = models.CharField(max_length=64, blank=True, db_index=True)
     # get_result answers that carried a final status (OK / FAILED); refused past the limit.
     result_reads = models.PositiveSmallIntegerField(default=0)
 

@@ -179,6 +179,8 @@ LITE_LIVENESS_TYPE_DEFAULT = "meglive"
 MAX_URL_BYTES = 2048
 MAX_BIZ_EXTRA_DATA_BYTES = 4096
 MAX_WEB_TITLE_BYTES = 32
+# How the capture page sends the browser back to return_url (the vendor's action_http_method).
+LITE_RETURN_METHODS = ("GET", "POST")
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ class LiteParams:
     biz_no: str
     biz_extra_data: str
     web_title: str
+    action_http_method: str
     session: BizTokenParams     # the biz_token session the capture page will run
 
 
@@ -211,6 +214,9 @@ def lite_params_parse(form, file_names: set[str]) -> LiteParams:
     biz_extra_data = _bytes_at_most("biz_extra_data", _text(form, "biz_extra_data"),
                                     MAX_BIZ_EXTRA_DATA_BYTES)
     web_title = _bytes_at_most("web_title", _text(form, "web_title"), MAX_WEB_TITLE_BYTES)
+    action_http_method = _text(form, "action_http_method") or LITE_RETURN_METHODS[0]
+    if action_http_method not in LITE_RETURN_METHODS:
+        raise bad_argument("action_http_method")
     liveness_type = _text(form, "liveness_type") or LITE_LIVENESS_TYPE_DEFAULT
     if liveness_type not in LITE_LIVENESS_TYPES:
         raise bad_argument("liveness_type")
@@ -219,4 +225,4 @@ def lite_params_parse(form, file_names: set[str]) -> LiteParams:
     session = biz_token_params_parse(fields, file_names)
     return LiteParams(return_url=return_url, notify_url=notify_url, biz_no=biz_no,
                       biz_extra_data=biz_extra_data, web_title=web_title,
-                      session=session)
+                      action_http_method=action_http_method, session=session)

@@ -3,12 +3,15 @@ from django.urls import path, re_path
 from .apis import (
     ApiNotFoundApi,
     BizTokenCreateApi,
+    LitePageStartApi,
+    LitePageVerifyApi,
     LiteResultApi,
     LiteTokenCreateApi,
     LivenessMediaApi,
     SdkStartApi,
     VerifyApi,
 )
+from .pages import lite_capture_page
 
 app_name = "faceid"
 
@@ -19,5 +22,8 @@ urlpatterns = [
     path("v3/sdk/get_liveness_video", LivenessMediaApi.as_view(), name="get_liveness_video"),
     path("lite/get_token", LiteTokenCreateApi.as_view(), name="lite_get_token"),
     path("lite/get_result", LiteResultApi.as_view(), name="lite_get_result"),
+    path("lite/do", lite_capture_page, name="lite_do"),
+    path("lite/page/start", LitePageStartApi.as_view(), name="lite_page_start"),
+    path("lite/page/verify", LitePageVerifyApi.as_view(), name="lite_page_verify"),
     re_path(r"^.*$", ApiNotFoundApi.as_view(), name="api_not_found"),
 ]

@@ -110,7 +110,8 @@ def _package_bytes(form, files) -> bytes | None:
 
 def verify_run(*, form, files, client_ip: str, request_id: str, started: float) -> dict:
     with guard(form=form, client_ip=client_ip, permission=verify_permission, slot=True) as app:
-        return _verify(app=app, form=form, files=files, request_id=request_id, started=started)
+        return verify_admitted(app=app, form=form, files=files, request_id=request_id,
+                               started=started)
 
 
 def lost_session_settle(*, app: ApiApp, biz_token: str, request_id: str) -> bool:
@@ -162,7 +163,10 @@ def lost_sessions_sweep(*, now: datetime | None = None, limit: int = 1000) -> in
     return settled
 
 
-def _verify(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:
+def verify_admitted(*, app: ApiApp, form, files, request_id: str, started: float) -> dict:
+    """verify's work once the guard admitted `app`, from `biz_token` and `meglive_data` in
+    form / files: the one code path of the SDK's verify (verify_run) and of the FaceID Lite
+    capture page (lite_page.py), which differ only in how their caller is admitted."""
     biz_token = (form.get("biz_token") or "").strip()
     if not biz_token:
         raise errors.missing_argument("biz_token")

@@ -260,10 +260,14 @@ def api_app_call_give_back(*, app: ApiApp) -> None:
     ApiApp.objects.filter(pk=app.pk, calls_used__gt=0).update(calls_used=F("calls_used") - 1)
 
 
-def api_app_authorize(*, app: ApiApp, client_ip: str) -> None:
+def api_app_authorize(*, app: ApiApp, client_ip: str, from_app_servers: bool = True) -> None:
+    """The app may call now: it is active and, for a call its own servers make, it comes from
+    its allowed networks. from_app_servers=False (the Lite capture page, called by the user's
+    browser from anywhere) skips only the networks: they describe the app's servers."""
     if not app.is_active:
         raise AccessDenied(AccessDeniedReason.API_KEY_BE_DISCONTINUED)
-    if app.allowed_networks.strip() and not ip_in_networks(client_ip, app.allowed_networks):
+    if from_app_servers and app.allowed_networks.strip() and not ip_in_networks(
+            client_ip, app.allowed_networks):
         raise AccessDenied(AccessDeniedReason.IP_NOT_ALLOWED)
 
 
