@@ -136,3 +136,46 @@ def form_receiver(statuses: Iterable[int] = (200,)) -> Iterator[tuple[str, list[
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def page_served(title: str) -> Iterator[tuple[str, list[tuple[str, str, dict]]]]:
+    """A loopback web page standing for the client's return_url: answers any GET or POST with a
+    small HTML page titled `title` that shows what it was sent. Yields the base URL and the
+    requests, in order, as (method, path with query, the posted form)."""
+    from html import escape
+    from urllib.parse import parse_qs
+
+    requests: list[tuple[str, str, dict]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, form: dict) -> None:
+            requests.append((self.command, self.path, form))
+            body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}"
+                    f"</title></head><body style='font-family: sans-serif; padding: 1rem'>"
+                    f"<h1>{escape(title)}</h1><p>{escape(self.command)} {escape(self.path)}</p>"
+                    f"<p>{escape(str(form))}</p></body></html>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self._answer({})
+
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._answer({name: values[0] for name, values in
+                          parse_qs(body.decode(), keep_blank_values=True).items()})
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

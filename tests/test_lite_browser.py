@@ -1,0 +1,200 @@
+"""FaceID Lite's capture page in a real browser (docs/WEB.md, slice 3): Debian's headless
+Chromium driven by Selenium through Debian's chromium-driver (scripts/ensure_services.sh
+installs both), a camera faked from a clip our simulator renders (a .y4m file), real gunicorn,
+a real model worker, a callback worker, and two loopback receivers standing for the client: its
+return_url page and its notify_url. Each step's screenshot is saved into docs/web/ (shown in
+docs/WEB.md)."""
+
+import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import numpy as np
+import pytest
+
+from liveness_sdk.capture import render
+from ml.image import load_rgb
+
+from .conftest import REPO, _server_env, start_celery_worker, wait_until
+from .images import PHOTOS, face_image
+from .local_http import form_receiver, page_served
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and CHROMEDRIVER):
+    pytest.skip("Debian's chromium and chromium-driver are not installed "
+                "(scripts/ensure_services.sh installs them as root)", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402 - only once the browser is known to be there
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+SCREENSHOTS = REPO / "docs" / "web"
+NOTIFY_QUEUE = f"test-browser-notify-{uuid.uuid4().hex[:12]}"
+LOOPBACK = "127.0.0.0/8"
+# What the servers of this test take from their environment: a loopback notify_url is allowed
+# (the receiver runs here) and the callbacks go to this module's callback worker.
+LITE_ENV = {"LITE_NOTIFY_ALLOWED_NETWORKS": LOOPBACK, "LITE_NOTIFY_QUEUE": NOTIFY_QUEUE}
+
+
+def y4m_write(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """RGB frames as a YUV4MPEG2 clip (4:2:0, BT.601 studio range), which Chromium's
+    --use-file-for-fake-video-capture plays in a loop as the camera."""
+    height, width = (side - side % 2 for side in frames[0].shape[:2])
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            r, g, b = np.moveaxis(rgb[:height, :width].astype(np.float32), 2, 0)
+            y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+            u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+            v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+            out.write(b"FRAME\n")
+            for plane in (y, u.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)),
+                          v.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))):
+                out.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
+    return path
+
+
+def still_clip(folder: Path) -> Path:
+    """The simulator's live still capture of the person (the SDK mock's renderer): a still
+    challenge shows nothing, so the clip does not depend on the session's challenge."""
+    challenge = {"liveness_type": "still", "challenge_id": "browser-clip"}
+    frames = [rgb for _, rgb in render(challenge, "live", load_rgb(PHOTOS / "obama.jpg"), seed=1)]
+    return y4m_write(folder / "live-still.y4m", frames)
+
+
+def chromium(*, clip: Path | None, camera_allowed: bool) -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=480,900",
+                     "--lang=en-US", "--use-fake-device-for-media-stream"):
+        options.add_argument(argument)
+    if camera_allowed:
+        options.add_argument("--use-fake-ui-for-media-stream")   # grants the camera
+    else:
+        options.add_argument("--deny-permission-prompts")        # the user says no
+    if clip is not None:
+        options.add_argument(f"--use-file-for-fake-video-capture={clip}")
+    return webdriver.Chrome(options=options,
+                            service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
+
+
+def page_state(driver) -> str:
+    return driver.execute_script("return document.body.dataset.state || ''")
+
+
+def wait_for_state(driver, *states: str, timeout: float = 60) -> str:
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: page_state(d) in states,
+        message=f"page never reached {states}")
+    return page_state(driver)
+
+
+def screenshot(driver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def notify_worker(django_db_setup):
+    """A Celery worker on the test database that takes only the callbacks (no models)."""
+    worker = start_celery_worker(env=_server_env({
+        "CELERY_QUEUE": NOTIFY_QUEUE, "ML_WARM_WORKERS": "0", **LITE_ENV}))
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def lite_server(start_gunicorn, notify_worker, settings):
+    settings.LITE_NOTIFY_ALLOWED_NETWORKS = LOOPBACK
+    return start_gunicorn(workers=1, env=LITE_ENV)
+
+
+def lite_token(http: httpx.Client, tenant, **fields) -> dict:
+    form = {"api_key": tenant.api_key, "api_secret": tenant.api_secret,
+            "biz_no": f"order-{uuid.uuid4()}", "comparison_type": "0", "uuid": "user-42",
+            "liveness_type": "still", **fields}
+    answer = http.post("/faceid/lite/get_token", data=form, files={
+        "image_ref1": ("ref.jpg", face_image("obama3.jpg"), "image/jpeg")})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
+        lite_server, acme, tmp_path):
+    clip = still_clip(tmp_path)
+    with form_receiver() as (notify_base, notified), \
+            page_served("Back at the bank") as (bank_base, bank_requests), \
+            lite_server.client() as http:
+        issued = lite_token(http, acme, web_title="Open an account",
+                            return_url=bank_base + "/lite/done?shop=7",
+                            notify_url=notify_base + "/lite/notify", biz_no="account-42")
+        driver = chromium(clip=clip, camera_allowed=True)
+        try:
+            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+            assert driver.title == "Open an account"
+            wait_for_state(driver, "ready")
+            screenshot(driver, "1-ready")
+            driver.find_element(By.ID, "start").click()
+            wait_for_state(driver, "capturing")
+            screenshot(driver, "2-capturing")
+            wait_for_state(driver, "uploading", "done", timeout=30)
+            assert wait_for_state(driver, "done", timeout=120) == "done", driver.find_element(
+                By.ID, "message").text
+            screenshot(driver, "3-done")
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(bank_base))
+            screenshot(driver, "4-return-url")
+            # the token was used: loading the page again is refused
+            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+            assert "already been used" in driver.find_element(By.ID, "message").text
+            screenshot(driver, "5-replay-refused")
+        finally:
+            driver.quit()
+
+        # the browser went back by GET with the business' ids, nothing more
+        method, path, _ = bank_requests[0]
+        query = parse_qs(urlsplit(path).query)
+        assert method == "GET" and urlsplit(path).path == "/lite/done"
+        assert query == {"shop": ["7"], "biz_id": [issued["biz_id"]], "biz_no": ["account-42"]}
+
+        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
+        notify = notified[0]
+        assert notify["sign"] == hashlib.sha1(
+            (acme.api_secret + notify["data"]).encode()).hexdigest()
+        data = json.loads(notify["data"])
+        assert (data["status"], data["result_code"], data["result_message"]) == (
+            "OK", 1000, "SUCCESS"), data
+        assert data["biz_info"]["biz_id"] == issued["biz_id"]
+        result = http.get("/faceid/lite/get_result", params={
+            "api_key": acme.api_key, "api_secret": acme.api_secret,
+            "biz_id": issued["biz_id"]}).json()
+        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
+    assert len(notified) == 1
+
+
+def test_a_refused_camera_shows_its_message_in_both_languages(lite_server, acme):
+    with lite_server.client() as http:
+        issued = lite_token(http, acme, return_url="https://bank.example/lite/done",
+                            notify_url="http://127.0.0.1:9/lite/notify")
+        driver = chromium(clip=None, camera_allowed=False)
+        try:
+            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+            assert wait_for_state(driver, "camera-refused", "no-camera") == "camera-refused"
+            message = driver.find_element(By.ID, "message")
+            assert "Camera access was refused" in message.text
+            assert driver.find_element(By.ID, "retry").is_displayed()
+            screenshot(driver, "6-camera-refused")
+            driver.find_element(By.ID, "lang").click()
+            assert "摄像头权限被拒绝" in message.text
+            screenshot(driver, "7-camera-refused-zh")
+        finally:
+            driver.quit()
+        status = http.get("/faceid/lite/get_result", params={
+            "api_key": acme.api_key, "api_secret": acme.api_secret,
+            "biz_id": issued["biz_id"]}).json()["status"]
+        assert status == "NOT_STARTED"      # no capture was made; the sweep ends it after its hour
