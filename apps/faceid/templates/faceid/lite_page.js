@@ -261,6 +261,12 @@
     }
   }
 
+  // A failed capture may be tried again while the session has attempts left (each is a start).
+  function retryOrStop(state) {
+    if (attemptsLeft > 0) { step(state, "", state, true); offerRetry(attempt); }
+    else step("too-many", "", "tooMany", true);
+  }
+
   async function attempt() {
     step("starting", "", "starting");
     const started = await post(config.start_url);
@@ -270,8 +276,7 @@
     try {
       frames = await capture(started.body.challenge);
     } catch (error) {
-      step("timeout", "", "timeout", true);
-      offerRetry(attemptsLeft > 0 ? attempt : null);
+      retryOrStop("timeout");
       return;
     }
     step("uploading", "", "uploading");
@@ -280,8 +285,7 @@
                                 { meglive_data: new Blob([sealed], { type: "text/plain" }) });
     if (verified.status !== 200) { refused(verified); return; }
     if (!verified.body.done) {
-      step("again", "", "again", true);
-      offerRetry(attemptsLeft > 0 ? attempt : null);
+      retryOrStop("again");
       return;
     }
     if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
