@@ -121,9 +121,14 @@ def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],
         return FlashResult(False, "NO_FACE", 0.0, 0.0, 0.0, 0.0)
     observed = _log_chroma(means)
     observed -= observed.mean(axis=0)
+    # The observed trace (time from the clip's start, log R/G, log B/G, the clip's mean
+    # removed), kept so that a reviewer can see the face follow, or not follow, the colours.
+    trace = [[round(float(t), 1), round(float(r), 4), round(float(b), 4)]
+             for t, (r, b) in zip(times, observed, strict=True)]
     response = float(np.sqrt((observed ** 2).sum(axis=1).mean()))
     if response < MIN_RESPONSE:
-        return FlashResult(False, "NO_RESPONSE", 0.0, 0.0, 0.0, round(response, 5))
+        return FlashResult(False, "NO_RESPONSE", 0.0, 0.0, 0.0, round(response, 5),
+                           {"trace": trace})
 
     palette_chroma = {name: _log_chroma(np.array(rgb)) for name, rgb in PALETTE.items()}
     challenge_mean = np.mean([palette_chroma[s.colour] for s in challenge.segments], axis=0)
@@ -158,7 +163,7 @@ def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],
         agreeing.append(float(shift @ direction) > 0)
     share = float(np.mean(agreeing)) if agreeing else 0.0
 
-    details = {"frames": len(frames), "duration_ms": float(times[-1])}
+    details = {"frames": len(frames), "duration_ms": float(times[-1]), "trace": trace}
     if best_corr < MIN_CORRELATION or share < MIN_SEGMENTS_AGREEING:
         reason = "WRONG_SEQUENCE"
     elif best_lag > LAG_TOLERANCE_MS:

@@ -231,6 +231,8 @@ def _flash_liveness(job: VerifyJob, images, times_ms, analysed, out: VerifyResul
     out.liveness = {"method": "flash", "reason": verdict.reason,
                     "correlation": round(verdict.correlation, 3),
                     "lag_ms": round(verdict.lag_ms, 1)}
+    if "trace" in verdict.details:        # absent when no face was found
+        out.liveness["trace"] = verdict.details["trace"]
     if verdict.reason == "NO_FACE":
         return Reason.NO_FACE
     if not verdict.passed:

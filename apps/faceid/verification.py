@@ -283,6 +283,11 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
         if risk is not None:
             body["device_risk"] = risk
     liveness = result.liveness
+    asked = _challenge_asked(session.challenge)
+    if asked:
+        # The record keeps what was asked beside what the models detected: the session (and
+        # its challenge) leaves Redis now, and the operator's review compares the two.
+        liveness = {**liveness, "challenge": asked}
     report = device_summary(payload.get("device")) if payload is not None else None
     if report is not None or risk is not None:
         liveness = {**liveness, "device": {"report": report,
@@ -310,6 +315,19 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
     if video_key:
         body["video_key"] = video_key
     return body
+
+
+def _challenge_asked(challenge: dict | None) -> dict:
+    """What the SDK was told to do: the actions with their time limit, or the flash colours
+    with their times (ms from the flash's start). Empty for a still capture or no challenge."""
+    if not challenge:
+        return {}
+    if "actions" in challenge:
+        return {"actions": list(challenge["actions"]),
+                "action_timeout_s": challenge.get("action_timeout_s")}
+    if "colours" in challenge:
+        return {"colours": [list(segment) for segment in challenge["colours"]]}
+    return {}
 
 
 def _media_keep(record: VerificationRecord, options: dict, payload: dict | None,
