@@ -347,17 +347,43 @@ def test_challenges_use_the_analysers_names_and_always_move_the_head():
             assert len(set(actions)) == count and set(actions) & set(POSE_ACTIONS)
 
 
-def test_the_admin_shows_a_verification_with_its_best_frame(session, sdk_start, verify, client):
+@pytest.mark.parametrize("liveness_type", ["meglive", "flash"])
+def test_the_admin_reviews_a_verification_with_its_best_frame(session, sdk_start, verify, client,
+                                                               liveness_type):
+    """A real verify, then its review page (docs/ADMIN.md): the challenge the SDK was given is
+    kept with the record beside what was detected, and the best frame is served (audited) by
+    its own view rather than inlined."""
     from django.contrib.auth import get_user_model
 
-    body = run(session, sdk_start, verify, liveness_type="still")
-    record = VerificationRecord.objects.latest("id")
+    from apps.faceid.models import FaceImageView
+
+    token = session(liveness_type)
+    started = sdk_start(token)
+    response = verify(token, capture(started, scenario="live", face=face("obama.jpg"), seed=1))
+    body = response.json()
+    record = VerificationRecord.objects.get(biz_token=token)
+    challenge = started["challenge"]
+    if liveness_type == "meglive":
+        assert record.liveness["challenge"]["actions"] == challenge["actions"]
+    else:
+        assert record.liveness["challenge"]["colours"] == challenge["colours"]
+        assert len(record.liveness["trace"]) >= 10
     user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-12345678")
     client.force_login(user)
     listing = client.get("/admin/faceid/verificationrecord/").content.decode()
     assert record.biz_token in listing and str(body["result_code"]) in listing
     page = client.get(f"/admin/faceid/verificationrecord/{record.pk}/change/").content.decode()
-    assert 'src="data:image/jpeg;base64,' in page and "SUCCESS" in page
+    assert "data:image" not in page and body["result_message"] in page
+    assert 'id="challenge-table"' in page
+    if liveness_type == "meglive":
+        assert all(f"<td>{action}</td>" in page for action in challenge["actions"])
+    else:
+        assert 'class="flash-plot"' in page
+    image = f"/admin/faceid/verificationrecord/{record.pk}/face/best_frame.jpg"
+    assert f'src="{image}"' in page
+    served = client.get(image)
+    assert served.status_code == 200 and served.content[:2] == b"\xff\xd8"
+    assert list(FaceImageView.objects.values_list("record", "username")) == [(record.pk, "ops")]
 
 
 def test_own_frames_too_few_frames_and_a_second_face(session, sdk_start, verify, tmp_path):

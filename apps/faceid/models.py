@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from apps.tenants.models import ApiApp
@@ -68,9 +69,61 @@ class VerificationRecord(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["app", "-created_at"])]
+        # Seeing the record's scores is not seeing the person: the face picture needs its own
+        # grant (docs/ADMIN.md), and every picture served is written to FaceImageView.
+        permissions = [("view_face_images", "Can view the face images of verification records")]
 
     def __str__(self) -> str:
         return f"{self.biz_token} {self.result_code} {self.result_message}"
+
+
+class OperatorVerdict(models.Model):
+    """An operator's reading of a verification, kept beside it: the record's own fields are the
+    machine's and never change. Each verdict is a new row (the latest one stands), so a
+    verdict changed later keeps the earlier one and who gave it."""
+
+    class Verdict(models.TextChoices):
+        CONFIRMED = "confirmed", "confirmed (the machine's result stands)"
+        FRAUD = "fraud", "overturned as fraud"
+
+    record = models.ForeignKey(VerificationRecord, on_delete=models.CASCADE,
+                               related_name="operator_verdicts")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    note = models.TextField(blank=True)
+    # The user may be deleted later; the name given at the time stays with the verdict.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             related_name="+")
+    username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} by {self.username}"
+
+
+class FaceImageView(models.Model):
+    """The audit log of face pictures served to staff: one row per picture sent, written by
+    the view that sends it (apps/faceid/review.py), before the bytes leave."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             related_name="+")
+    username = models.CharField(max_length=150)
+    # PROTECT: a record whose face was seen cannot be deleted from under its audit trail.
+    record = models.ForeignKey(VerificationRecord, on_delete=models.PROTECT,
+                               related_name="face_image_views")
+    image = models.CharField(max_length=32)      # which picture: "best_frame"
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    viewed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "face image view (audit)"
+        verbose_name_plural = "face image views (audit)"
+        ordering = ["-viewed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} saw {self.image} of {self.record_id}"
 
 
 class LivenessMedia(models.Model):

@@ -1,12 +1,13 @@
 from django.contrib import admin
 
-from apps.core.admin_base import ReadOnlyAdmin
+from apps.core.admin_base import CsvExportAdmin, ReadOnlyAdmin
 
 from .models import SingleImageCall
+from .records import SINGLE_IMAGE_CSV_COLUMNS
 
 
 @admin.register(SingleImageCall)
-class SingleImageCallAdmin(ReadOnlyAdmin):
+class SingleImageCallAdmin(CsvExportAdmin, ReadOnlyAdmin):
     """The records are what happened. Search is exact (request ids are copied
     whole from an answer or a log line), so it reads the indexes instead of scanning."""
 
@@ -18,3 +19,8 @@ class SingleImageCallAdmin(ReadOnlyAdmin):
     search_help_text = "A request id, whole: ours (X-Request-Id) or seed 000's own."
     date_hierarchy = "created_at"
     list_select_related = ("app",)
+    csv_columns = SINGLE_IMAGE_CSV_COLUMNS
+    csv_name = "single-image-calls"
+
+    def csv_queryset(self, queryset):
+        return queryset.select_related("app")

@@ -47,3 +47,20 @@ def call_record(*, app: ApiApp, seed: str, incoming: Incoming, parsed: Parsed,
         logger.error("single-image call %s answered but not recorded: %s",
                      incoming.request_id, type(exc).__name__)
 
+
+
+# The single-image list as CSV (the admin's "Export CSV", docs/ADMIN.md): the call's facts; no
+# picture (none is stored) and no client IP (personal data the operator rarely needs in a file).
+SINGLE_IMAGE_CSV_COLUMNS = [
+    ("created_at", lambda c: c.created_at),
+    ("app", lambda c: c.app.name),
+    ("contract", lambda c: c.contract),
+    ("request_id", lambda c: c.request_id),
+    ("client_request_id", lambda c: c.client_request_id),
+    ("verdict", lambda c: c.verdict),
+    ("detail", lambda c: c.detail),
+    ("live_probability", lambda c: c.live_probability),
+    ("threshold", lambda c: c.threshold),
+    ("attack_species", lambda c: c.attack_species),
+    ("duration_ms", lambda c: c.duration_ms),
+]

@@ -1,0 +1,280 @@
+"""The operator's review of one verification (docs/ADMIN.md): what the page shows of a record,
+the face picture served under its own permission with an audit row, the operator's verdict,
+and the CSV rows of the record list. The admin (apps/faceid/admin.py) only calls these."""
+
+import ipaddress
+from dataclasses import dataclass
+from html import escape
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+
+from apps.core.crypto import DecryptionError, decrypt_bytes
+from ml.jobs import FAR_LEVELS, FLASH_COLOURS
+
+from .models import BizTokenRecord, FaceImageView, OperatorVerdict, VerificationRecord
+from .results import SECURITY_LEVEL_FAR
+
+FACE_IMAGES_PERMISSION = "faceid.view_face_images"
+VERDICT_PERMISSION = "faceid.add_operatorverdict"
+BEST_FRAME = "best_frame"
+# The pictures a record keeps that the review may serve (the reference photos are not kept:
+# the token record holds only their size and digest).
+FACE_IMAGES = (BEST_FRAME,)
+
+
+class NoSuchImage(Exception):
+    """The record keeps no such picture (or it cannot be decrypted with this key)."""
+
+
+def may_view_face_images(user) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm(FACE_IMAGES_PERMISSION))
+
+
+def may_set_verdict(user) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm(VERDICT_PERMISSION))
+
+
+def face_image_serve(*, user, record: VerificationRecord, image: str,
+                     client_ip: str | None) -> bytes:
+    """The picture's JPEG bytes for a user holding the permission, after its audit row is
+    written (in that order: a picture that leaves is always in the log)."""
+    if not may_view_face_images(user):
+        raise PermissionDenied
+    if image not in FACE_IMAGES or not record.best_frame_encrypted:
+        raise NoSuchImage(image)
+    try:
+        jpeg = decrypt_bytes(bytes(record.best_frame_encrypted))
+    except DecryptionError:
+        raise NoSuchImage(image) from None
+    FaceImageView.objects.create(user=user, username=user.get_username(), record=record,
+                                 image=image, client_ip=_ip_or_none(client_ip))
+    return jpeg
+
+
+def _ip_or_none(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value or ""))
+    except ValueError:
+        return None
+
+
+def verdict_set(*, user, record: VerificationRecord, verdict: str,
+                note: str) -> OperatorVerdict:
+    """A new verdict on the record by this user (the earlier ones are kept)."""
+    if not may_set_verdict(user):
+        raise PermissionDenied
+    if verdict not in OperatorVerdict.Verdict.values:
+        raise ValueError(f"verdict must be one of {OperatorVerdict.Verdict.values}")
+    return OperatorVerdict.objects.create(record=record, verdict=verdict, note=note.strip(),
+                                          user=user, username=user.get_username())
+
+
+def verdict_current(record: VerificationRecord) -> OperatorVerdict | None:
+    return record.operator_verdicts.order_by("-created_at", "-id").first()
+
+
+# --- what the review page shows ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    reference: str
+    confidence: float
+    words: str            # "passes 1e-3, 1e-4; fails 1e-5, 1e-6"
+    passes_own_level: bool
+
+
+def comparisons_in_words(record: VerificationRecord) -> list[Comparison]:
+    """Each comparison's confidence against each FAR threshold, said in words; and whether it
+    reaches the threshold of the record's own security level (the one verify applied)."""
+    own = SECURITY_LEVEL_FAR.get(record.security_level, "1e-4")
+    out = []
+    for name, comparison in sorted((record.confidences or {}).items()):
+        confidence, thresholds = comparison.get("confidence"), comparison.get("thresholds", {})
+        if confidence is None:
+            continue
+        passes = [far for far in FAR_LEVELS if far in thresholds and confidence >= thresholds[far]]
+        fails = [far for far in FAR_LEVELS if far in thresholds and far not in passes]
+        words = "; ".join(part for part in (
+            "passes " + ", ".join(passes) if passes else "",
+            "fails " + ", ".join(fails) if fails else "") if part)
+        out.append(Comparison(name, confidence, words, own in passes))
+    return out
+
+
+@dataclass(frozen=True)
+class ActionStep:
+    asked: str
+    detected: str         # the action seen, or "-"
+    start_ms: float | None
+    end_ms: float | None
+    outcome: str          # "done", "late", "not seen"
+
+
+def action_steps(liveness: dict) -> list[ActionStep]:
+    """The actions asked, in order, each with the detected event that answered it: the first
+    event of that action starting after the previous answer ended, as ml/actions.py
+    verify_actions pairs them; late when it started more than the time limit after."""
+    asked = (liveness.get("challenge") or {}).get("actions") or []
+    timeout_s = (liveness.get("challenge") or {}).get("action_timeout_s")
+    events = [(a, float(s), float(e)) for a, s, e in liveness.get("events") or []]
+    steps, previous_end = [], None
+    for action in asked:
+        found = [(a, s, e) for a, s, e in events
+                 if a == action and (previous_end is None or s >= previous_end)]
+        if not found:
+            steps.append(ActionStep(action, "-", None, None, "not seen"))
+            continue
+        _, start, end = found[0]
+        late = (previous_end is not None and timeout_s is not None
+                and start - previous_end > float(timeout_s) * 1000)
+        steps.append(ActionStep(action, action, start, end, "late" if late else "done"))
+        previous_end = end
+    return steps
+
+
+def pad_frames(record: VerificationRecord) -> list[dict]:
+    """The passive decision per judged frame, when it judged several (a still burst):
+    [{index, live}] from the record's `attack`."""
+    return list((record.attack or {}).get("frames") or [])
+
+
+def flash_plot_svg(liveness: dict, *, width: int = 560, height: int = 180) -> str | None:
+    """The flash colours asked (bands, shifted by the lag the analyser found) against the
+    face's observed colour trace (log R/G and log B/G, mean removed): a small inline SVG made
+    here, no script. None when the record holds no trace or no colours."""
+    colours = (liveness.get("challenge") or {}).get("colours") or []
+    trace = liveness.get("trace") or []
+    if not colours or not trace:
+        return None
+    lag = float(liveness.get("lag_ms") or 0)
+    end = max(max(float(c[2]) + lag for c in colours), max(float(p[0]) for p in trace), 1.0)
+    left, top, plot_w, plot_h = 40, 10, width - 50, height - 40
+    span = max(max(abs(float(p[1])), abs(float(p[2]))) for p in trace) or 1.0
+
+    def x(t: float) -> float:
+        return left + plot_w * t / end
+
+    def y(v: float) -> float:
+        return top + plot_h / 2 - (plot_h / 2) * v / span
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" class="flash-plot"><title>flash colours asked against the face\'s '
+             f'observed colour</title>']
+    for name, start, stop in colours:
+        # the challenge's colour names are CSS colour names too (ml/jobs.py FLASH_COLOURS)
+        fill = name if name in FLASH_COLOURS else "grey"
+        parts.append(f'<rect x="{x(float(start) + lag):.1f}" y="{top}" '
+                     f'width="{x(float(stop) + lag) - x(float(start) + lag):.1f}" '
+                     f'height="{plot_h}" fill="{fill}" fill-opacity="0.25">'
+                     f'<title>{escape(str(name))} {start}-{stop} ms (+{lag:.0f} ms lag)</title>'
+                     '</rect>')
+    parts.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{left + plot_w}" y2="{y(0):.1f}" '
+                 'stroke="#999" stroke-dasharray="3,3"/>')
+    for column, stroke, label in ((1, "#c0392b", "log R/G"), (2, "#2c3e91", "log B/G")):
+        points = " ".join(f"{x(float(p[0])):.1f},{y(float(p[column])):.1f}" for p in trace)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{stroke}" '
+                     f'stroke-width="1.5"><title>{label}</title></polyline>')
+    parts.append(f'<text x="{left}" y="{height - 12}" font-size="11">0 ms</text>'
+                 f'<text x="{left + plot_w - 50}" y="{height - 12}" font-size="11">'
+                 f'{end:.0f} ms</text>'
+                 f'<text x="{left + 60}" y="{height - 12}" font-size="11" fill="#c0392b">'
+                 'log R/G</text>'
+                 f'<text x="{left + 120}" y="{height - 12}" font-size="11" fill="#2c3e91">'
+                 'log B/G</text></svg>')
+    return "".join(parts)
+
+
+def reference_summaries(record: VerificationRecord) -> dict:
+    """What the token record keeps of the reference photos (format, size, sha256): the photos
+    themselves are not kept, so the review cannot show them."""
+    token = BizTokenRecord.objects.filter(biz_token=record.biz_token).only(
+        "reference_images").first()
+    return dict(token.reference_images) if token is not None else {}
+
+
+def review_of(record: VerificationRecord, *, user) -> dict:
+    """Everything the review page shows, for this user (the face only with the permission)."""
+    liveness = record.liveness or {}
+    views = record.face_image_views.order_by("-viewed_at", "-id")
+    return {
+        "may_view_face": may_view_face_images(user),
+        "has_best_frame": bool(record.best_frame_encrypted),
+        "references": reference_summaries(record),
+        "method": liveness.get("method", ""),
+        "liveness_reason": liveness.get("reason", ""),
+        "challenge": liveness.get("challenge") or {},
+        "action_steps": action_steps(liveness),
+        "all_events": liveness.get("events") or [],
+        "planarity": liveness.get("planarity"),
+        "flash": {"correlation": liveness.get("correlation"), "lag_ms": liveness.get("lag_ms"),
+                  "colours": (liveness.get("challenge") or {}).get("colours") or []},
+        "flash_plot": flash_plot_svg(liveness),
+        "attack": record.attack or {},
+        "pad_frames": pad_frames(record),
+        "comparisons": comparisons_in_words(record),
+        "security_far": SECURITY_LEVEL_FAR.get(record.security_level, ""),
+        "verdict": verdict_current(record),
+        "verdicts": list(record.operator_verdicts.order_by("-created_at", "-id")),
+        "verdict_choices": OperatorVerdict.Verdict.choices,
+        "may_set_verdict": may_set_verdict(user),
+        "face_views": list(views[:20]),
+        "face_view_count": views.count(),
+    }
+
+
+# --- the CSV of the record list -------------------------------------------------------------
+
+def with_current_verdict(queryset):
+    """The records with their latest verdict's fields annotated (one query for the list)."""
+    latest = OperatorVerdict.objects.filter(record=OuterRef("pk")).order_by("-created_at", "-id")
+    return queryset.select_related("app").annotate(
+        verdict_now=Subquery(latest.values("verdict")[:1]),
+        verdict_by=Subquery(latest.values("username")[:1]),
+        verdict_at=Subquery(latest.values("created_at")[:1]),
+        verdict_note=Subquery(latest.values("note")[:1]))
+
+
+def _attack(field: str):
+    return lambda record: (record.attack or {}).get(field)
+
+
+def _best_confidence(record: VerificationRecord) -> float | None:
+    values = [c.get("confidence") for c in (record.confidences or {}).values()
+              if c.get("confidence") is not None]
+    return max(values) if values else None
+
+
+def _comparisons(record: VerificationRecord) -> str:
+    return " | ".join(f"{c.reference} {c.confidence}: {c.words}"
+                      for c in comparisons_in_words(record))
+
+
+# Scores, codes, times and ids: never a face picture, the secret of an app, or the KYC data
+# (the record holds none of these in clear anyway). biz_token is listed: a record exists only
+# once its session was consumed, after which the token opens nothing.
+VERIFICATION_CSV_COLUMNS = [
+    ("created_at", lambda r: r.created_at),
+    ("app", lambda r: r.app.name),
+    ("biz_token", lambda r: r.biz_token),
+    ("biz_no", lambda r: r.biz_no),
+    ("request_id", lambda r: r.request_id),
+    ("liveness_type", lambda r: r.liveness_type),
+    ("comparison_type", lambda r: r.comparison_type),
+    ("security_level", lambda r: r.security_level),
+    ("result_code", lambda r: r.result_code),
+    ("result_message", lambda r: r.result_message),
+    ("liveness_reason", lambda r: (r.liveness or {}).get("reason", "")),
+    ("attack_score", _attack("score")),
+    ("attack_threshold", _attack("threshold")),
+    ("attack_passed", _attack("passed")),
+    ("best_confidence", _best_confidence),
+    ("comparisons", _comparisons),
+    ("frames", lambda r: r.frames),
+    ("time_used_ms", lambda r: r.time_used_ms),
+    ("model_ms", lambda r: r.model_ms),
+    ("operator_verdict", lambda r: r.verdict_now),
+    ("operator_verdict_by", lambda r: r.verdict_by),
+    ("operator_verdict_at", lambda r: r.verdict_at),
+    ("operator_note", lambda r: r.verdict_note),
+]
