@@ -100,6 +100,9 @@ def records(acme) -> dict[str, VerificationRecord]:
                                                      challenge.as_dict()["segments"]]},
         result=VerifyResult(Reason.SAME_PERSON, frames=45, best_frame=best_frame(),
                             liveness=flash_liveness(challenge),
+                            attack={"score": 0.11, "threshold": 0.5, "passed": True,
+                                    "probabilities": {"live": 0.89, "print": 0.06,
+                                                      "screen": 0.05}},
                             comparisons={"ref1": {"confidence": 0.95, "thresholds": THRESHOLDS}}),
         outcome="SUCCESS")
     still = verify_recorded(
