@@ -298,3 +298,15 @@ def test_the_single_image_calls_export_as_filtered(staff_client, acme):
     assert sorted((r["request_id"], r["verdict"], r["live_probability"]) for r in rows) == [
         ("req-0", "live", "0.5"), ("req-1", "attack", "0.6")]
     assert all("10.0.0.9" not in "".join(r.values()) for r in rows)
+
+
+def test_a_record_from_before_the_challenge_was_kept_says_so(staff_client, acme):
+    record = verify_recorded(
+        acme.app, liveness_type="meglive", challenge=None, outcome="SUCCESS",
+        result=VerifyResult(
+            Reason.SAME_PERSON, liveness={"method": "actions", "reason": "PASS",
+                                          "planarity": 0.05, "events": [["nod", 10.0, 90.0]]}))
+    assert "challenge" not in record.liveness
+    page = staff_client.get(change_url(record)).content.decode()
+    assert "The actions asked were not kept with this record" in page and "nod 10.0" in page
+    assert 'id="no-face-permission"' not in page and "keeps no best frame" in page
