@@ -33,6 +33,8 @@ CLASSES = ("live", "print", "replay", "mask", "blend")
 # The authors' classes: 0 and 2 are two kinds of attack, 1 is live.
 HEAD_INIT = {"live": 1, "print": 0, "replay": 2, "mask": 0, "blend": 2}
 BASE_VARIANT, BASE_WEIGHTS = "MiniFASNetV2", "silent_face_v2"
+# Texture windows cut from each training picture (at random places of the face's inner region).
+TEXTURE_TRAIN_WINDOWS = 2
 
 
 def presentations(faces_dir: Path, names: list[str], identities: Path | None, *, seed: int,
@@ -76,21 +78,31 @@ def presentations(faces_dir: Path, names: list[str], identities: Path | None, *,
                 yield species, label, sent(picture, label, species, n)
 
 
-def crops_of(items, crop_spec) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Our detector's box on each picture, the authors' crop, BGR uint8."""
+def crops_of(items, crop_spec, *, mode: str = "context", seed: int = 0,
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Our detector's box on each picture, then the authors' crop ("context") or
+    TEXTURE_TRAIN_WINDOWS texture windows at random places ("texture",
+    ml/pad_finetuned.py texture_patches); BGR uint8."""
+    from .pad_finetuned import texture_patches
     from .pipeline import perception
     from .silent_face import authors_patch
 
     detector = perception().detector
+    rng = np.random.default_rng(seed)
     crops, labels, sources = [], [], []
     for species, source, picture in items:
         faces = detector.detect(picture)
         if not faces:
             continue
-        crops.append(np.ascontiguousarray(authors_patch(picture, faces[0].box,
-                                                        crop_spec)[:, :, ::-1]))
-        labels.append(CLASSES.index(species))
-        sources.append(source)
+        if mode == "texture":
+            patches = texture_patches(picture, faces[0].box, crop_spec.height,
+                                      count=TEXTURE_TRAIN_WINDOWS, rng=rng)
+        else:
+            patches = [authors_patch(picture, faces[0].box, crop_spec)]
+        for patch in patches:
+            crops.append(np.ascontiguousarray(patch[:, :, ::-1]))
+            labels.append(CLASSES.index(species))
+            sources.append(source)
     return np.stack(crops), np.array(labels), sources
 
 
@@ -178,13 +190,14 @@ def train(crops: np.ndarray, labels: np.ndarray, network, *, epochs: int, seed: 
     return history
 
 
-def save(network, crop, path: Path, recipe: dict) -> None:
+def save(network, crop, path: Path, recipe: dict, mode: str = "context") -> None:
     import torch
 
     from .pad_finetuned import FINETUNED_FORMAT
 
     torch.save({"format": FINETUNED_FORMAT, "variant": BASE_VARIANT, "classes": list(CLASSES),
-                "crop": {"scale": crop.scale, "height": crop.height, "width": crop.width},
+                "crop": {"scale": crop.scale, "height": crop.height, "width": crop.width,
+                         "mode": mode},
                 "state_dict": network.state_dict(), "recipe": recipe}, path)
 
 
@@ -209,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-jpeg", action="store_true",
                         help="every odd render reaches the crop as a JPEG of the whole frame "
                              "(quality 75, 85 or 95), as a session's frames do")
+    parser.add_argument("--crop-mode", choices=("context", "texture"), default="context",
+                        help="context: the authors' 2.7x crop (our member); texture: windows "
+                             "of the face at the camera's resolution (the texture member)")
     args = parser.parse_args(argv)
     import torch
 
@@ -229,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.people, people_photos("train"), None, seed=args.seed,
                 real_variations=args.people_variations, live_variations=args.live_variations,
                 attack_seeds=args.attack_seeds, frame_jpeg=args.frame_jpeg))
-        crops, labels, _ = crops_of(items, crop)
+        crops, labels, _ = crops_of(items, crop, mode=args.crop_mode, seed=args.seed)
         np.savez_compressed(cache, crops=crops, labels=labels)
     prepared = time.monotonic() - started
     history = train(crops, labels, network, epochs=args.epochs, seed=args.seed,
@@ -242,11 +258,11 @@ def main(argv: list[str] | None = None) -> int:
               "base": "Silent-Face 2.7_80x80_MiniFASNetV2.pth",
               "crops_per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
               "epochs": args.epochs, "seed": args.seed, "jpeg_augment": args.jpeg_augment,
-              "frame_jpeg": args.frame_jpeg,
+              "frame_jpeg": args.frame_jpeg, "crop_mode": args.crop_mode,
               "final": history[-1],
               "prepare_seconds": round(prepared, 1),
               "seconds": round(time.monotonic() - started, 1)}
-    save(network, crop, args.out, recipe)
+    save(network, crop, args.out, recipe, mode=args.crop_mode)
     print(json.dumps(recipe))
     return 0
 

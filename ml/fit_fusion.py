@@ -37,7 +37,7 @@ from .pad_data import item_seed
 from .pad_fusion import (
     DEFAULT_LEVEL,
     FEATURES,
-    REAL_MEMBERS,
+    MARGIN_MEMBERS,
     SECURITY_LEVELS,
     Fusion,
     PassiveDecision,
@@ -215,7 +215,7 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
     deciders: dict[str, Callable[[dict], bool]] = {
         "decision": lambda r: fusion.probability(feature_vector(
             r["margins"], r["contexts"], r["own_live"])) >= fusion.threshold()}
-    for name in REAL_MEMBERS:
+    for name in MARGIN_MEMBERS:
         deciders[name] = lambda r, name=name: r["margins"][name] > 0
     deciders["own"] = lambda r: r["own_live"] >= 0.5
 

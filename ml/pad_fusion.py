@@ -1,7 +1,9 @@
-"""One calibrated passive decision: the real-trained members and our own model, fused.
+"""One calibrated passive decision: the real-trained members and our own two models, fused.
 
 Every member scores the face (ml/pad_members.py: its authors' crop and rule on our box; our own
-member, ml/pad_finetuned.py FinetunedPadModel). Each member's *margin* (its log-odds of live relative to
+member, ml/pad_finetuned.py FinetunedPadModel, which sees the face in its context; our texture
+member, ml/pad_finetuned.py TextureMember, which sees windows of the face's skin at the camera's
+own resolution, where print dots and screen grids are). Each member's *margin* (its log-odds of live relative to
 its authors' threshold; ours relative to 0.5) is clipped to +-MARGIN_CLIP and fed to a logistic
 regression whose weights, bias and operating thresholds live in ml/pad_fusion.json, fitted by
 `python -m ml.pad_fusion` on validation data only (the split is written in that file and in
@@ -28,7 +30,10 @@ from .pad_score import PadScore
 
 FUSION_FILE = Path(__file__).resolve().parent / "pad_fusion.json"
 REAL_MEMBERS = ("silent_face", "celeba_spoof", "hyperfas", "dtn")
-FEATURES = (*REAL_MEMBERS, "own")
+# Members answering a MemberScore margin: the real-trained ones and our texture member
+# (ml/pad_finetuned.py TextureMember, ml/weights/pad_texture.pt).
+MARGIN_MEMBERS = (*REAL_MEMBERS, "texture")
+FEATURES = (*MARGIN_MEMBERS, "own")
 MARGIN_CLIP = 8.0
 # Below this share of its wanted context a member is left out (see the module docstring). 0.8
 # rather than 0.6: at 0.6 the context-trained members still judged the tightest benign crops
@@ -46,7 +51,7 @@ def _logit(p: float) -> float:
 def feature_vector(margins: dict[str, float], contexts: dict[str, float],
                    own_live: float) -> np.ndarray:
     values = []
-    for name in REAL_MEMBERS:
+    for name in MARGIN_MEMBERS:
         kept = contexts[name] >= CONTEXT_FLOOR
         values.append(float(np.clip(margins[name], -MARGIN_CLIP, MARGIN_CLIP)) if kept else 0.0)
     values.append(float(np.clip(_logit(own_live), -MARGIN_CLIP, MARGIN_CLIP)))
@@ -101,11 +106,13 @@ class PassiveDecision:
     def load(cls, *, fused: bool = True) -> "PassiveDecision":
         """Every member from the committed weights; `fused=False` (for fitting) skips the
         combiner file."""
-        from .pad_finetuned import FinetunedPadModel
+        from .pad_finetuned import FinetunedPadModel, TextureMember
         from .pad_members import load_members
         from .weights import weight_path
 
-        return cls(load_members(REAL_MEMBERS), FinetunedPadModel.load(weight_path("pad_own")),
+        members = {**load_members(REAL_MEMBERS),
+                   "texture": TextureMember.load(weight_path("pad_texture"))}
+        return cls(members, FinetunedPadModel.load(weight_path("pad_own")),
                    Fusion.load() if fused else None)
 
     def threshold(self, level: str = DEFAULT_LEVEL) -> float:

