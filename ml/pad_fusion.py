@@ -48,6 +48,17 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def load_margin_members(texture: Path | None = None) -> dict:
+    """Every MARGIN_MEMBERS member from its weights: the committed ones, or `texture` for a
+    candidate texture member (scripts/still_sessions.py)."""
+    from .pad_finetuned import TextureMember
+    from .pad_members import load_members
+    from .weights import weight_path
+
+    return {**load_members(REAL_MEMBERS),
+            "texture": TextureMember.load(texture or weight_path("pad_texture"))}
+
+
 def feature_vector(margins: dict[str, float], contexts: dict[str, float],
                    own_live: float) -> np.ndarray:
     values = []
@@ -106,13 +117,10 @@ class PassiveDecision:
     def load(cls, *, fused: bool = True) -> "PassiveDecision":
         """Every member from the committed weights; `fused=False` (for fitting) skips the
         combiner file."""
-        from .pad_finetuned import FinetunedPadModel, TextureMember
-        from .pad_members import load_members
+        from .pad_finetuned import FinetunedPadModel
         from .weights import weight_path
 
-        members = {**load_members(REAL_MEMBERS),
-                   "texture": TextureMember.load(weight_path("pad_texture"))}
-        return cls(members, FinetunedPadModel.load(weight_path("pad_own")),
+        return cls(load_margin_members(), FinetunedPadModel.load(weight_path("pad_own")),
                    Fusion.load() if fused else None)
 
     def threshold(self, level: str = DEFAULT_LEVEL) -> float:

@@ -29,15 +29,13 @@ sys.path.insert(0, str(ROOT))
 def install_decision(own: Path | None, fusion: Path | None, texture: Path | None) -> None:
     """Replace this process's passive decision by the candidate's (the committed parts where
     a path is not given)."""
-    from ml.pad_finetuned import FinetunedPadModel, TextureMember
-    from ml.pad_fusion import REAL_MEMBERS, Fusion, PassiveDecision
-    from ml.pad_members import load_members
+    from ml.pad_finetuned import FinetunedPadModel
+    from ml.pad_fusion import Fusion, PassiveDecision, load_margin_members
     from ml.pipeline import perception
     from ml.weights import weight_path
 
-    members = {**load_members(REAL_MEMBERS),
-               "texture": TextureMember.load(texture or weight_path("pad_texture"))}
-    decision = PassiveDecision(members, FinetunedPadModel.load(own or weight_path("pad_own")),
+    decision = PassiveDecision(load_margin_members(texture),
+                               FinetunedPadModel.load(own or weight_path("pad_own")),
                                Fusion.load(fusion) if fusion else Fusion.load())
     perception().__dict__["pad"] = decision      # the cached_property's slot
 

@@ -60,3 +60,12 @@ def ip_in_networks(ip: str, networks_text: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return any(address in network for network in _networks_cached(networks_text))
+
+
+def ip_or_none(value: str | None) -> str | None:
+    """`value` as a normalised IP address, or None when it is not one (for a record's
+    client_ip column, which takes only addresses)."""
+    try:
+        return str(ipaddress.ip_address(value or ""))
+    except ValueError:
+        return None

@@ -2,7 +2,6 @@
 the face picture served under its own permission with an audit row, the operator's verdict,
 and the CSV rows of the record list. The admin (apps/faceid/admin.py) only calls these."""
 
-import ipaddress
 from dataclasses import dataclass
 from html import escape
 
@@ -10,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 
 from apps.core.crypto import DecryptionError, decrypt_bytes
+from apps.core.net import ip_or_none
 from ml.jobs import FAR_LEVELS, FLASH_COLOURS
 
 from .models import BizTokenRecord, FaceImageView, OperatorVerdict, VerificationRecord
@@ -48,15 +48,8 @@ def face_image_serve(*, user, record: VerificationRecord, image: str,
     except DecryptionError:
         raise NoSuchImage(image) from None
     FaceImageView.objects.create(user=user, username=user.get_username(), record=record,
-                                 image=image, client_ip=_ip_or_none(client_ip))
+                                 image=image, client_ip=ip_or_none(client_ip))
     return jpeg
-
-
-def _ip_or_none(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value or ""))
-    except ValueError:
-        return None
 
 
 def verdict_set(*, user, record: VerificationRecord, verdict: str,

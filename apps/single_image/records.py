@@ -2,12 +2,12 @@
 written. The answer is the product; the record is bookkeeping about it, so a failed write is
 logged and counted and the caller still gets the answer."""
 
-import ipaddress
 import logging
 
 from django.db import DatabaseError, transaction
 
 from apps.core.metrics import SINGLE_IMAGE_RECORDS_LOST
+from apps.core.net import ip_or_none
 from apps.core.request_context import elapsed_ms
 from apps.tenants.models import ApiApp
 
@@ -16,13 +16,6 @@ from .messages import Incoming, Parsed, Verdict
 from .models import SingleImageCall
 
 logger = logging.getLogger(__name__)
-
-
-def _ip_or_none(value: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
 
 
 def call_record(*, app: ApiApp, seed: str, incoming: Incoming, parsed: Parsed,
@@ -40,7 +33,7 @@ def call_record(*, app: ApiApp, seed: str, incoming: Incoming, parsed: Parsed,
             SingleImageCall.objects.create(
                 app=app, contract=seed, request_id=incoming.request_id,
                 client_request_id=parsed.request_id, verdict=verdict, detail=detail,
-                duration_ms=elapsed_ms(started), client_ip=_ip_or_none(incoming.client_ip),
+                duration_ms=elapsed_ms(started), client_ip=ip_or_none(incoming.client_ip),
                 **scores)
     except DatabaseError as exc:
         SINGLE_IMAGE_RECORDS_LOST.inc()
