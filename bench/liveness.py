@@ -7,7 +7,8 @@ cross-correlation over lags, per-segment agreement) on a simulated 30-frame, 640
 biden.jpg; the action analyser on 30 frames of landmarks (blink, turn, mouth), and FaceMesh per
 frame (what a real clip adds: landmarks for 30 frames). The passive anti-spoofing model joins
 this script when it exists. Also: the 2.5D head renderer per frame, and an action clip end to
-end (30 rendered frames: MTCNN on the first, FaceMesh on each, events, verdict), and one
+end (30 rendered frames: MTCNN on the first, FaceMesh tracking it through each, events,
+verdict), face-replace detection on that track (SFace on every 5th tracked face), and one
 inference of the baseline PAD model (crop + network) on the CPU; the default passive decision
 (ml/pad_fusion.py: every member loaded once per process, as in a worker) per picture and for a
 still verify's three judged burst frames. Prints one JSON line last; writes
@@ -42,6 +43,7 @@ from ml.session import STILL_FRAMES_JUDGED  # noqa: E402
 from ml.simulator.flash import render_flash_clip  # noqa: E402
 from ml.simulator.head import HeadModel, portrait_frame, render_action_clip  # noqa: E402
 from ml.simulator.landmarks import landmark_clip  # noqa: E402
+from ml.tracking import track_faces  # noqa: E402
 from ml.weights import weight_path  # noqa: E402
 
 
@@ -84,6 +86,9 @@ def main() -> None:
     clip, clip_times = render_action_clip(portrait, portrait_marks, script, duration_ms=2000,
                                           seed=1)
     clip, clip_times = clip[:30], clip_times[:30]
+    # face-replace detection embeds the faces the clip's track located (ml/tracking.py)
+    clip_track = track_faces(clip, list(range(len(clip))), detector=detector, mesher=mesher)
+    assert clip_track is not None, "no face on the bench clip"
 
     pad = PadModel.load(weight_path("pad_baseline"))
     pad.score(rgb, box)  # warm
@@ -118,8 +123,7 @@ def main() -> None:
                                         detector=detector, mesher=mesher)),
         "head_render_ms_per_frame": median_ms(lambda: head.render(yaw=20, close=0.5)),
         "face_consistency_ms_30_frames_every_5th": median_ms(
-            lambda: face_consistency(clip, detector=detector,
-                                     embedder=perception().embedder)),
+            lambda: face_consistency(clip, clip_track.faces, embedder=perception().embedder)),
         "head_frame_size": list(portrait.shape[1::-1]),
         "pad_inference_ms": median_ms(lambda: pad.score(rgb, box)),
         "passive_decision_ms_per_picture": median_ms(lambda: decision.score(rgb, box)),

@@ -292,29 +292,32 @@ MIN_FRAMES_WITH_FACE = 0.7
 
 def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
                         timeout_ms: float, detector, mesher, eyes_open_required: bool = False,
-                        face_replace_check: bool = False, embedder=None) -> ActionVerdict:
-    """Images in, verdict out: the face is found on the first frame (MTCNN) and FaceMesh reads
-    every frame around it; frames where it finds no face are left out. NO_FACE when
-    it finds the face in under 70 % of the frames; with face_replace_check, FACE_REPLACED
-    when the person changes during the clip (ml/consistency.py). The models are the caller's
-    (the process's one perception pipeline): this module builds none of its own."""
+                        face_replace_check: bool = False, embedder=None,
+                        track=None) -> ActionVerdict:
+    """Images in, verdict out: the face is found on the first frame (the detector) and followed
+    by FaceMesh through every frame (ml/tracking.py); frames where the mesh finds no face are
+    left out. NO_FACE when it finds the face in under 70 % of the frames; with
+    face_replace_check, FACE_REPLACED when the person changes during the clip
+    (ml/consistency.py, on the tracked faces). A caller that tracked the clip already passes its
+    `track`. The models are the caller's (the process's one perception pipeline): this module
+    builds none of its own."""
+    from .tracking import track_faces
+
     if face_replace_check and embedder is None:
         raise ValueError("face_replace_check needs the embedder")
-    faces = detector.detect(frames[0])
-    if not faces:
+    if track is None:
+        track = track_faces(frames, list(range(len(frames))), detector=detector, mesher=mesher)
+    if track is None:
         return ActionVerdict(False, "NO_FACE", (), 0.0)
-    landmarks, times = [], []
-    for frame, t in zip(frames, times_ms, strict=True):
-        points = mesher.landmarks(frame, faces[0])
-        if points is not None:
-            landmarks.append(points)
-            times.append(t)
-    if len(landmarks) < MIN_FRAMES_WITH_FACE * len(frames):
+    indices = sorted(track.landmarks)
+    if len(indices) < MIN_FRAMES_WITH_FACE * len(frames):
         return ActionVerdict(False, "NO_FACE", (), 0.0)
+    landmarks = [track.landmarks[i] for i in indices]
+    times = [times_ms[i] for i in indices]
     if face_replace_check:
         from .consistency import face_consistency
 
-        consistency = face_consistency(frames, detector=detector, embedder=embedder)
+        consistency = face_consistency(frames, track.faces, embedder=embedder)
         if not consistency.same_person:
             return ActionVerdict(False, "FACE_REPLACED", (), 0.0)
     return verify_actions(landmarks, times, actions, timeout_ms=timeout_ms,

@@ -1,14 +1,16 @@
 """Face-replace detection: is the face the same person throughout a clip?
 
-Every `step`-th frame's largest face is embedded (the pipeline's embedder, SFace) and compared
-with the first frame's; the clip is consistent when every comparison's confidence reaches the
-embedder's 1e-3 threshold (the same scale verify uses). A frame with no face is skipped.
+Every `step`-th frame's tracked face (ml/tracking.py: the clip's face followed by FaceMesh, no
+detector run per frame) is embedded with the pipeline's embedder (SFace) and compared with the
+first embedded frame's; the clip is consistent when every comparison's confidence reaches the
+embedder's 1e-3 threshold (the same scale verify uses). A frame the track lost is skipped.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .detection import Face
 from .similarity import comparison_of, thresholds_for
 
 
@@ -20,15 +22,15 @@ class Consistency:
     threshold: float
 
 
-def face_consistency(frames: list[np.ndarray], *, detector, embedder, step: int = 5,
-                     far: str = "1e-3") -> Consistency:
+def face_consistency(frames: list[np.ndarray], faces: dict[int, Face], *, embedder,
+                     step: int = 5, far: str = "1e-3") -> Consistency:
     threshold = thresholds_for(embedder.name)[far]
     reference, lowest, first_other = None, 100.0, None
     for index in range(0, len(frames), step):
-        faces = detector.detect(frames[index])
-        if not faces:
+        face = faces.get(index)
+        if face is None:
             continue
-        vector = embedder.embed(frames[index], faces[0])
+        vector = embedder.embed(frames[index], face)
         if reference is None:
             reference = vector
             continue

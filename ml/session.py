@@ -19,6 +19,7 @@ from .similarity import comparison_of
 MIN_FRAMES = {LivenessCheck.STILL: 1, LivenessCheck.ACTIONS: 10, LivenessCheck.FLASH: 10}
 BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
 STILL_FRAMES_JUDGED = 3            # frames of a still burst the passive decision judges
+CONFIDENT_FACE = 0.97              # a face this sure counts towards "several faces"
 ACTION_REASONS = {"ACTION_MISSING": Reason.ACTION_MISSING, "ACTION_LATE": Reason.ACTION_LATE,
                   "PLANAR_ATTACK": Reason.PRESENTATION_ATTACK,
                   "EYES_CLOSED": Reason.EYES_CLOSED, "NO_FACE": Reason.NO_FACE,
@@ -97,22 +98,18 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
     images = [load_rgb(f) for f in frames]
 
     # The best frame: the highest quality face among evenly spaced candidates.
-    step = max(1, len(images) // BEST_FRAME_CANDIDATES)
-    best, best_quality, crowded = None, -1.0, False
-    largest_faces = {}                 # frame index -> its largest face, for the still burst
-    for index in range(0, len(images), step):
-        analysis = pipeline.analyze(images[index])
-        confident = [f for f in analysis.faces if f.face.score >= 0.97]
-        crowded = crowded or len(confident) > 1
-        largest_faces[index] = analysis.largest.face if analysis.largest is not None else None
-        if analysis.largest is not None and analysis.largest.quality.score > best_quality:
-            best, best_quality = (index, analysis.largest), analysis.largest.quality.score
+    candidates = list(range(0, len(images), max(1, len(images) // BEST_FRAME_CANDIDATES)))
+    track, largest_faces = None, {}
+    if job.check in (LivenessCheck.ACTIONS, LivenessCheck.FLASH):
+        track, best, crowded = _best_in_clip(pipeline, images, candidates, job.check)
+    else:
+        best, crowded, largest_faces = _best_by_detection(pipeline, images, candidates)
     if best is None:
         return done(Reason.NO_FACE)
     index, analysed = best
     image = images[index]
     out.best_frame = {"index": index, "time_ms": times_ms[index], "jpeg": _jpeg(image),
-                      "quality": round(best_quality, 3)}
+                      "quality": round(analysed.quality.score, 3)}
     if job.single_face_required and crowded:
         return done(Reason.SEVERAL_FACES)
 
@@ -132,7 +129,7 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         out.attack["members"] = pad.members
     if burst:
         out.attack["frames"] = burst
-    liveness_failure = _liveness(job, images, times_ms, analysed, attack_passed, out)
+    liveness_failure = _liveness(job, images, times_ms, analysed, attack_passed, out, track)
     if liveness_failure is not None and not job.compare_when_not_live:
         return done(liveness_failure)
 
@@ -141,6 +138,58 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
     if liveness_failure is not None:     # compared anyway: the comparison decides the result
         out.liveness["forced_past"] = liveness_failure.value
     return done(comparison_reason(out.comparisons, job.far))
+
+
+def _confident(faces) -> int:
+    return sum(1 for f in faces if f.score >= CONFIDENT_FACE)
+
+
+def _best_by_detection(pipeline, images, candidates):
+    """A still burst: the detector on every candidate. Returns the best (index, AnalyzedFace)
+    or None, whether any candidate held several confident faces, and each candidate's largest
+    face (the burst's other judged frames reuse them)."""
+    best, best_quality, crowded = None, -1.0, False
+    largest_faces = {}                 # frame index -> its largest face, for the still burst
+    for index in candidates:
+        analysis = pipeline.analyze(images[index])
+        crowded = crowded or _confident(f.face for f in analysis.faces) > 1
+        largest_faces[index] = analysis.largest.face if analysis.largest is not None else None
+        if analysis.largest is not None and analysis.largest.quality.score > best_quality:
+            best, best_quality = (index, analysis.largest), analysis.largest.quality.score
+    return best, crowded, largest_faces
+
+
+def _best_in_clip(pipeline, images, candidates, check):
+    """A clip: the face detected on the first frame and tracked (ml/tracking.py) through every
+    frame for actions (their landmarks are needed anyway) or through the candidates for flash;
+    the candidates ranked by the quality of their tracked faces, and the detector run once more,
+    on the best one, for the face the passive decision and the comparison use (calibrated on the
+    detector's boxes). Returns the track, the best (index, AnalyzedFace) or None, and whether
+    the first, the best or the last frame held several confident faces (the detector runs on
+    those three only: a second face that comes and goes between them is not seen)."""
+    from .pipeline import AnalyzedFace
+    from .quality import face_quality
+    from .tracking import track_faces
+
+    indices = list(range(len(images))) if check == LivenessCheck.ACTIONS else candidates
+    track = track_faces(images, indices, detector=pipeline.detector, mesher=pipeline.mesher)
+    if track is None:
+        return None, None, False
+    ranked = [(face_quality(images[i], track.faces[i]).score, -i) for i in candidates
+              if i in track.faces]
+    if not ranked:
+        return track, None, False
+    index = -max(ranked)[1]
+    analysis = pipeline.analyze(images[index])
+    crowded = _confident(track.first_faces) > 1 or _confident(f.face for f in analysis.faces) > 1
+    if not crowded and index != len(images) - 1:
+        # a second person who joins during the clip: the last frame is looked at too
+        crowded = _confident(pipeline.detector.detect(images[-1])) > 1
+    if analysis.largest is not None:
+        return track, (index, analysis.largest), crowded
+    # the mesh follows a face the detector misses on this frame (turned, blurred): its face
+    face = track.faces[index]
+    return track, (index, AnalyzedFace(face, face_quality(images[index], face))), crowded
 
 
 def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad,
@@ -188,7 +237,7 @@ def comparison_reason(comparisons: dict, far: str) -> Reason:
 
 
 def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
-              out: VerifyResult) -> Reason | None:
+              out: VerifyResult, track) -> Reason | None:
     """The capture's liveness by its check: None when live, else why not."""
     pipeline = perception()
     if job.check == LivenessCheck.STILL:
@@ -200,34 +249,37 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
             return Reason.EYES_CLOSED
         return None if attack_passed else Reason.PRESENTATION_ATTACK
     if job.check == LivenessCheck.ACTIONS:
-        return _actions_liveness(job, images, times_ms, out, pipeline)
+        return _actions_liveness(job, images, times_ms, out, pipeline, track)
     if job.check == LivenessCheck.FLASH:
-        return _flash_liveness(job, images, times_ms, analysed, out, pipeline)
+        return _flash_liveness(job, images, times_ms, out, track)
     raise ValueError(f"no liveness check for {job.check!r}")
 
 
 def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
-                      pipeline) -> Reason | None:
+                      pipeline, track) -> Reason | None:
     from .actions import analyse_action_clip
 
     assert job.actions is not None                 # VerifyJob refuses an actions job without
     verdict = analyse_action_clip(
         images, times_ms, list(job.actions.actions), timeout_ms=job.actions.timeout_ms,
         eyes_open_required=job.eyes_open_required, face_replace_check=job.face_replace_check,
-        detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder)
+        detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder,
+        track=track)
     out.liveness = {"method": "actions", "reason": verdict.reason,
                     "planarity": verdict.planarity,
                     "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
     return None if verdict.passed else ACTION_REASONS[verdict.reason]
 
 
-def _flash_liveness(job: VerifyJob, images, times_ms, analysed, out: VerifyResult,
-                    pipeline) -> Reason | None:
+def _flash_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
+                    track) -> Reason | None:
+    from .actions import EYES_OPEN_EAR, eye_aspect_ratio
     from .flash import FlashChallenge, FlashSegment, analyse_flash
 
     assert job.flash is not None                   # VerifyJob refuses a flash job without
     flash = FlashChallenge(tuple(FlashSegment(c, s, e) for c, s, e in job.flash.colours))
-    verdict = analyse_flash(images, times_ms, flash, detector=pipeline.detector)
+    # the face is still during a flash clip: the first frame's box (the detector's) holds
+    verdict = analyse_flash(images, times_ms, flash, box=track.first.box)
     out.liveness = {"method": "flash", "reason": verdict.reason,
                     "correlation": round(verdict.correlation, 3),
                     "lag_ms": round(verdict.lag_ms, 1)}
@@ -237,10 +289,10 @@ def _flash_liveness(job: VerifyJob, images, times_ms, analysed, out: VerifyResul
         return Reason.NO_FACE
     if not verdict.passed:
         return Reason.PRESENTATION_ATTACK
-    if job.eyes_open_required:
-        sample = images[:: max(1, len(images) // 6)]
-        if not _eyes_open_somewhere(sample, [analysed.face] * len(sample), pipeline.mesher):
-            return Reason.EYES_CLOSED
+    # eyes open on some tracked frame (the best-frame candidates, spread over the clip)
+    if job.eyes_open_required and not any(eye_aspect_ratio(points) >= EYES_OPEN_EAR
+                                          for points in track.landmarks.values()):
+        return Reason.EYES_CLOSED
     return None
 
 

@@ -113,9 +113,12 @@ def test_a_face_swapped_mid_clip_is_a_replaced_face(subjects, models):
 @pytest.mark.parametrize("name", FACES)
 def test_the_same_person_throughout_passes_face_replace_detection(subjects, models, name):
     from ml.consistency import face_consistency
+    from ml.tracking import track_faces
 
-    detector, _ = models
+    detector, mesher = models
     frame, _, base = subjects[name]
     frames, _ = render_action_clip(frame, base, FOLLOWED, duration_ms=2700, seed=305, fps=10)
-    result = face_consistency(frames, detector=detector, embedder=perception().embedder)
+    track = track_faces(frames, list(range(len(frames))), detector=detector, mesher=mesher)
+    assert track is not None and track.found_share(len(frames)) == 1.0
+    result = face_consistency(frames, track.faces, embedder=perception().embedder)
     assert result.same_person and result.lowest_confidence > result.threshold, result

@@ -1,0 +1,100 @@
+"""A clip's face detected once and tracked by FaceMesh (ml/tracking.py), and the clip verify that
+uses the track instead of detecting on every frame it looks at (ml/session.py)."""
+
+import numpy as np
+import pytest
+
+from ml.image import load_rgb
+from ml.jobs import ActionChallenge, LivenessCheck, Reason, VerifyJob
+from ml.pipeline import perception
+from ml.session import reference_analyse, session_verify
+from ml.simulator.head import portrait_frame, render_action_clip
+from ml.tracking import track_faces
+
+from .test_ml_perception import PHOTOS
+
+SCRIPT = [("blink", 200, 350), ("turn_left", 700, 1000), ("mouth_open", 1900, 600)]
+ACTIONS = ("blink", "turn_left", "mouth_open")
+
+
+def _iou(a, b) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area
+
+
+@pytest.fixture(scope="module")
+def clips():
+    pipeline = perception()
+    out = {}
+    for name in ("obama3.jpg", "biden.jpg"):
+        rgb = load_rgb(PHOTOS / name)
+        frame, _ = portrait_frame(rgb, pipeline.detector.detect(rgb)[0].box)
+        base = pipeline.mesher.landmarks(frame, pipeline.detector.detect(frame)[0])
+        frames, times = render_action_clip(frame, base, SCRIPT, duration_ms=2700, seed=41,
+                                           fps=10)
+        out[name] = (frames, times)
+    return out
+
+
+@pytest.mark.parametrize("name", ["obama3.jpg", "biden.jpg"])
+def test_the_tracked_face_is_where_the_detector_finds_it_on_every_frame(clips, name):
+    """Blink, a 25 degree turn and an open mouth: on every frame the face made from the mesh
+    overlaps the detector's own box (IoU) and its five landmarks lie within a few percent of
+    the face's width of the detector's (the embedder and the quality score read them)."""
+    pipeline = perception()
+    frames, _ = clips[name]
+    track = track_faces(frames, list(range(len(frames))), detector=pipeline.detector,
+                        mesher=pipeline.mesher)
+    assert track is not None and track.found_share(len(frames)) == 1.0
+    ious, offsets = [], []
+    for index, frame in enumerate(frames):
+        detected = pipeline.detector.detect(frame)[0]
+        tracked = track.faces[index]
+        ious.append(_iou(detected.box, tracked.box))
+        distance = np.linalg.norm(np.subtract(detected.landmarks, tracked.landmarks), axis=1)
+        offsets.append(float(distance.max()) / detected.width)
+    assert min(ious) > 0.8, ious
+    assert max(offsets) < 0.08, offsets
+
+
+def test_no_face_on_the_first_frames_is_no_track():
+    pipeline = perception()
+    blank = [np.full((480, 480, 3), 128, np.uint8)] * 5
+    assert track_faces(blank, list(range(5)), detector=pipeline.detector,
+                       mesher=pipeline.mesher) is None
+
+
+def _job(frames, times, reference, *, single_face_required=False):
+    from liveness_sdk.client import jpeg
+
+    return VerifyJob(check=LivenessCheck.ACTIONS, actions=ActionChallenge(ACTIONS, 10_000.0),
+                     references={"ref": reference}, frames=tuple(jpeg(f) for f in frames),
+                     times_ms=tuple(times), single_face_required=single_face_required)
+
+
+def test_a_clip_verify_tracks_the_face_and_still_sees_a_second_one_join(clips):
+    """The live clip passes with the track's faces; the same clip with a second face pasted
+    into its last frames is refused with SEVERAL_FACES when one face is required."""
+    frames, times = clips["obama3.jpg"]
+    reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
+                                  multi_oriented=False)["embedding"]
+    result = session_verify(_job(frames, times, reference))
+    assert result.reason == Reason.SAME_PERSON, result.liveness
+
+    other = load_rgb(PHOTOS / "biden.jpg")
+    box = perception().detector.detect(other)[0].box
+    x1, y1, x2, y2 = (int(v) for v in box)
+    import cv2
+
+    small = cv2.resize(other[y1:y2, x1:x2], (110, 140), interpolation=cv2.INTER_AREA)
+    joined = [f.copy() for f in frames]
+    for frame in joined[-6:]:
+        frame[-150:-10, 10:120] = small
+    assert len([f for f in perception().detector.detect(joined[-1]) if f.score >= 0.97]) == 2
+    crowded = session_verify(_job(joined, times, reference, single_face_required=True))
+    assert crowded.reason == Reason.SEVERAL_FACES
+    alone = session_verify(_job(joined, times, reference))
+    assert alone.reason == Reason.SAME_PERSON, alone.liveness
