@@ -100,7 +100,7 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
 
     names = sorted(p.name for p in faces_dir.iterdir()
                    if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
-    decision = PassiveDecision.load()
+    decision = PassiveDecision.load(every_member=True)
     rows = score_rows(presentations(faces_dir, names, variations=variations, seeds=per_species,
                                     seed=seed), decision)
     rows += score_rows(sample_items(), decision)

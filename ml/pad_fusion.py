@@ -48,21 +48,27 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def load_margin_members(texture: Path | None = None) -> dict:
-    """Every MARGIN_MEMBERS member from its weights: the committed ones, or `texture` for a
-    candidate texture member (scripts/still_sessions.py)."""
+def load_margin_members(texture: Path | None = None, names=None) -> dict:
+    """The MARGIN_MEMBERS members named (all by default) from their weights: the committed ones,
+    or `texture` for a candidate texture member (scripts/still_sessions.py)."""
     from .pad_finetuned import TextureMember
     from .pad_members import load_members
     from .weights import weight_path
 
-    return {**load_members(REAL_MEMBERS),
-            "texture": TextureMember.load(texture or weight_path("pad_texture"))}
+    names = MARGIN_MEMBERS if names is None else tuple(names)
+    members = load_members(tuple(n for n in REAL_MEMBERS if n in names))
+    if "texture" in names:
+        members["texture"] = TextureMember.load(texture or weight_path("pad_texture"))
+    return members
 
 
 def feature_vector(margins: dict[str, float], contexts: dict[str, float],
                    own_live: float) -> np.ndarray:
     values = []
     for name in MARGIN_MEMBERS:
+        if name not in margins:        # not run: the combiner gives it no weight
+            values.append(0.0)
+            continue
         kept = contexts[name] >= CONTEXT_FLOOR
         values.append(float(np.clip(margins[name], -MARGIN_CLIP, MARGIN_CLIP)) if kept else 0.0)
     values.append(float(np.clip(_logit(own_live), -MARGIN_CLIP, MARGIN_CLIP)))
@@ -101,8 +107,8 @@ class Fusion:
 @dataclass(frozen=True)
 class PassiveScore(PadScore):
     """`live`: the fused probability; `probabilities`: our own model's species probabilities;
-    `members`: every member's own score, verdict, margin and context, and whether it was left
-    out for want of context."""
+    `members`: each member run (those the combiner weighs, in a worker) with its own score,
+    verdict, margin and context, and whether it was left out for want of context."""
 
     members: dict = field(default_factory=dict)
 
@@ -111,17 +117,29 @@ class PassiveDecision:
     """The default passive anti-spoofing decision of the workers (one per process)."""
 
     def __init__(self, members: dict, own, fusion: Fusion | None):
+        if fusion is not None:
+            missing = [n for n in MARGIN_MEMBERS if fusion.weights[n] and n not in members]
+            if missing:
+                raise ValueError(f"the combiner weighs {missing}, which were not loaded")
         self.members, self.own, self.fusion = members, own, fusion
 
     @classmethod
-    def load(cls, *, fused: bool = True) -> "PassiveDecision":
-        """Every member from the committed weights; `fused=False` (for fitting) skips the
-        combiner file."""
+    def load(cls, *, fused: bool = True, every_member: bool = False) -> "PassiveDecision":
+        """The members from the committed weights and the combiner. A worker's decision loads
+        and runs only the members the combiner weighs: one with weight 0 cannot move the fused
+        probability (its feature counts 0 either way), and running the three the committed fit
+        leaves out cost ~20 ms a picture and their memory (docs/BENCHMARKS.md).
+        `every_member=True` runs them all, for reports per member (ml.evaluate);
+        `fused=False` (for fitting) skips the combiner file and loads every member."""
         from .pad_finetuned import FinetunedPadModel
         from .weights import weight_path
 
-        return cls(load_margin_members(), FinetunedPadModel.load(weight_path("pad_own")),
-                   Fusion.load() if fused else None)
+        fusion = Fusion.load() if fused else None
+        names = MARGIN_MEMBERS
+        if fusion is not None and not every_member:
+            names = tuple(n for n in MARGIN_MEMBERS if fusion.weights[n])
+        return cls(load_margin_members(names=names),
+                   FinetunedPadModel.load(weight_path("pad_own")), fusion)
 
     def threshold(self, level: str = DEFAULT_LEVEL) -> float:
         return self.fusion.threshold(level)

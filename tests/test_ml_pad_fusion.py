@@ -120,11 +120,37 @@ def test_a_fusion_file_with_missing_members_is_refused(tmp_path):
         Fusion.load(tmp_path / "fusion.json")
 
 
-def test_the_decision_reports_every_member():
+def test_the_decision_runs_and_reports_the_members_the_combiner_weighs():
     score = fused(load_rgb(SAMPLES / "image_T1.jpg"))
-    assert set(score.members) == set(FEATURES)
+    weighed = {n for n, w in Fusion.load().weights.items() if w}
+    assert set(score.members) == weighed
     assert all("margin" in m and "live" in m for m in score.members.values())
     assert set(score.probabilities) == {"live", "print", "replay", "mask", "blend"}
+
+
+@cache
+def every_member_decision() -> PassiveDecision:
+    return PassiveDecision.load(every_member=True)
+
+
+@pytest.mark.parametrize("name", ["image_F1.jpg", "image_F2.jpg", "image_T1.jpg", "biden.jpg",
+                                  "obama2.jpg"])
+def test_members_without_weight_change_nothing_when_left_unrun(name):
+    """The worker's decision (weighed members only) and the one that runs every member give
+    the same fused probability to the last digit: a member of weight 0 adds 0."""
+    folder = SAMPLES if name.startswith("image_") else PHOTOS
+    rgb = load_rgb(folder / name)
+    box = detector().detect(rgb)[0].box
+    every = every_member_decision().score(rgb, box)
+    assert set(every.members) == set(FEATURES)
+    assert decision().score(rgb, box).live == every.live
+
+
+def test_a_decision_without_a_member_the_combiner_weighs_is_refused():
+    full = every_member_decision()
+    members = {n: m for n, m in full.members.items() if n != "texture"}
+    with pytest.raises(ValueError, match="texture"):
+        PassiveDecision(members, full.own, full.fusion)
 
 
 @pytest.mark.parametrize("name,live", [("F1", False), ("F2", False), ("T1", True)])
