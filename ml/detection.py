@@ -80,20 +80,38 @@ class FaceDetector:
         self._mtcnn.eval()
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
+        return self.detect_many([rgb])[0]
+
+    def detect_many(self, rgbs: list[np.ndarray]) -> list[list[Face]]:
+        """The faces of each image. Images of one size (a capture's frames) go through MTCNN
+        as one batch: each network stage runs once for all of them, which saves its per-call
+        work (measured 15-45 % on a five-frame still burst) and finds the same faces (boxes
+        within 1e-4 px of one image at a time)."""
         import torch
         from PIL import Image
 
-        height, width = rgb.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        image = Image.fromarray(rgb)
-        if scale < 1.0:
-            image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))),
-                                 Image.Resampling.BILINEAR)
-        if min(image.size) < self._mtcnn.min_face_size:
-            # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
+        if len({rgb.shape[:2] for rgb in rgbs}) > 1:
+            return [self.detect_many([rgb])[0] for rgb in rgbs]
+        if not rgbs:
             return []
+        height, width = rgbs[0].shape[:2]
+        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if min(size) < self._mtcnn.min_face_size:
+            # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
+            return [[] for _ in rgbs]
+        images = [Image.fromarray(rgb) for rgb in rgbs]
+        if scale < 1.0:
+            images = [image.resize(size, Image.Resampling.BILINEAR) for image in images]
         with torch.inference_mode():
-            boxes, probs, points = self._mtcnn.detect(image, landmarks=True)
+            if len(images) == 1:
+                boxes, probs, points = self._mtcnn.detect(images[0], landmarks=True)
+                found = [(boxes, probs, points)]
+            else:
+                found = list(zip(*self._mtcnn.detect(images, landmarks=True), strict=True))
+        return [self._faces(*each, scale=scale) for each in found]
+
+    def _faces(self, boxes, probs, points, *, scale: float) -> list[Face]:
         if boxes is None:
             return []
         faces = []

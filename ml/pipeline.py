@@ -93,6 +93,13 @@ class Perception:
         ]
         return Analysis(detection=detection, faces=faces)
 
+    def analyze_frames(self, frames: list[np.ndarray]) -> list[Analysis]:
+        """`analyze` of a capture's upright frames, detected as one batch (detect_many)."""
+        return [Analysis(detection=Detection(faces=faces, rotation=0, image=rgb),
+                         faces=[AnalyzedFace(face=face, quality=face_quality(rgb, face))
+                                for face in faces])
+                for rgb, faces in zip(frames, self.detector.detect_many(frames), strict=True)]
+
     def compare(self, rgb_a: np.ndarray, rgb_b: np.ndarray, *,
                 multi_oriented: bool = False) -> Comparison | None:
         """Compares the largest faces of two images; None when either has no face."""

@@ -150,8 +150,8 @@ def _best_by_detection(pipeline, images, candidates):
     face (the burst's other judged frames reuse them)."""
     best, best_quality, crowded = None, -1.0, False
     largest_faces = {}                 # frame index -> its largest face, for the still burst
-    for index in candidates:
-        analysis = pipeline.analyze(images[index])
+    analyses = pipeline.analyze_frames([images[index] for index in candidates])
+    for index, analysis in zip(candidates, analyses, strict=True):
         crowded = crowded or _confident(f.face for f in analysis.faces) > 1
         largest_faces[index] = analysis.largest.face if analysis.largest is not None else None
         if analysis.largest is not None and analysis.largest.quality.score > best_quality:
