@@ -216,7 +216,8 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
         "decision": lambda r: fusion.probability(feature_vector(
             r["margins"], r["contexts"], r["own_live"])) >= fusion.threshold()}
     for name in MARGIN_MEMBERS:
-        deciders[name] = lambda r, name=name: r["margins"][name] > 0
+        if all(name in r["margins"] for r in found):     # a member --leave-out did not score
+            deciders[name] = lambda r, name=name: r["margins"][name] > 0
     deciders["own"] = lambda r: r["own_live"] >= 0.5
 
     def rate(subset, decide, accept: bool):
@@ -266,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
                              "each part taking its own people (ml/pad_split.py PEOPLE_SPLIT)")
     parser.add_argument("--people-variations", type=int, default=20)
     parser.add_argument("--people-render-seeds", type=int, default=1)
+    parser.add_argument("--leave-out", action="append", default=[], choices=MARGIN_MEMBERS,
+                        metavar="MEMBER",
+                        help="a member neither scored nor weighed (weight 0; a worker then never "
+                             "loads it): for a member whose cost its weight does not earn")
     parser.add_argument("--rows", type=Path, help="reuse a rows.json instead of scoring again")
     parser.add_argument("--write", action="store_true", help="write ml/pad_fusion.json")
     parser.add_argument("--committed", action="store_true",
@@ -276,8 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if args.rows:
         rows = json.loads(args.rows.read_text())
+        for row in chain(*rows.values()):
+            for name in args.leave_out:
+                for scores in (row.get("margins", {}), row.get("contexts", {})):
+                    scores.pop(name, None)
     else:
-        decision = PassiveDecision.load(fused=False)
+        decision = PassiveDecision.load(fused=False, leave_out=args.leave_out)
         rows = {}
         for part in ("validation", "test"):
             items = presentations(args.faces, SPLIT[part], variations=args.variations,

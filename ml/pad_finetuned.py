@@ -123,8 +123,17 @@ class FinetunedPadModel:
 
     def score(self, rgb: np.ndarray, box) -> PadScore:
         """One face; a texture model's windows are averaged (one face, one answer)."""
-        probabilities = self.probabilities(self.crops(rgb, box))
-        return pad_scores(self.classes, probabilities.mean(axis=0, keepdims=True))[0]
+        return self.score_many([(rgb, box)])[0]
+
+    def score_many(self, faces: list[tuple[np.ndarray, tuple]]) -> list[PadScore]:
+        """`score` of several (picture, box) pairs, the network run once over all their crops
+        (a still burst's judged frames: ~40 % less time than one at a time on this CPU, the
+        same probabilities to 1e-7)."""
+        crops = [self.crops(rgb, box) for rgb, box in faces]
+        probabilities = self.probabilities([c for face in crops for c in face])
+        ends = np.cumsum([len(face) for face in crops])
+        return [pad_scores(self.classes, rows.mean(axis=0, keepdims=True))[0]
+                for rows in np.split(probabilities, ends[:-1])]
 
 
 # The species the texture member speaks for: a recapture medium's own surface (print dots,
@@ -155,12 +164,21 @@ class TextureMember:
         return cls(FinetunedPadModel.load(path))
 
     def live(self, rgb: np.ndarray, box) -> float:
-        probabilities = self.model.score(rgb, box).probabilities
+        return self._live(self.model.score(rgb, box).probabilities)
+
+    @staticmethod
+    def _live(probabilities: dict) -> float:
         against = sum(probabilities[species] for species in TEXTURE_SPECIES)
         return probabilities["live"] / max(probabilities["live"] + against, 1e-12)
 
     def score(self, rgb: np.ndarray, box) -> MemberScore:
-        live = self.live(rgb, box)
-        clipped = min(max(live, 1e-7), 1 - 1e-7)
-        return MemberScore(self.name, live, 0.5, live >= 0.5,
-                           math.log(clipped / (1 - clipped)), 1.0)
+        return self.score_many([(rgb, box)])[0]
+
+    def score_many(self, faces: list[tuple[np.ndarray, tuple]]) -> list[MemberScore]:
+        scores = []
+        for pad in self.model.score_many(faces):
+            live = self._live(pad.probabilities)
+            clipped = min(max(live, 1e-7), 1 - 1e-7)
+            scores.append(MemberScore(self.name, live, 0.5, live >= 0.5,
+                                      math.log(clipped / (1 - clipped)), 1.0))
+        return scores

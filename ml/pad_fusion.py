@@ -124,18 +124,20 @@ class PassiveDecision:
         self.members, self.own, self.fusion = members, own, fusion
 
     @classmethod
-    def load(cls, *, fused: bool = True, every_member: bool = False) -> "PassiveDecision":
+    def load(cls, *, fused: bool = True, every_member: bool = False,
+             leave_out=()) -> "PassiveDecision":
         """The members from the committed weights and the combiner. A worker's decision loads
         and runs only the members the combiner weighs: one with weight 0 cannot move the fused
         probability (its feature counts 0 either way), and running the three the committed fit
         leaves out cost ~20 ms a picture and their memory (docs/BENCHMARKS.md).
         `every_member=True` runs them all, for reports per member (ml.evaluate);
-        `fused=False` (for fitting) skips the combiner file and loads every member."""
+        `fused=False` (for fitting) skips the combiner file and loads every member but those
+        in `leave_out`."""
         from .pad_finetuned import FinetunedPadModel
         from .weights import weight_path
 
         fusion = Fusion.load() if fused else None
-        names = MARGIN_MEMBERS
+        names = tuple(n for n in MARGIN_MEMBERS if n not in leave_out)
         if fusion is not None and not every_member:
             names = tuple(n for n in MARGIN_MEMBERS if fusion.weights[n])
         return cls(load_margin_members(names=names),
@@ -159,3 +161,17 @@ class PassiveDecision:
 
     def score(self, rgb: np.ndarray, box) -> PassiveScore:
         return self.fuse(*self.member_scores(rgb, box))
+
+    def score_many(self, faces: list[tuple[np.ndarray, tuple]]) -> list[PassiveScore]:
+        """`score` of several (picture, box) pairs; members that can (ours) run their network
+        once over all of them."""
+        columns = {n: _score_many(m, faces) for n, m in self.members.items()}
+        own = _score_many(self.own, faces)
+        return [self.fuse({n: scores[i] for n, scores in columns.items()}, own[i])
+                for i in range(len(faces))]
+
+
+def _score_many(model, faces: list[tuple[np.ndarray, tuple]]) -> list:
+    if hasattr(model, "score_many"):
+        return model.score_many(faces)
+    return [model.score(rgb, box) for rgb, box in faces]

@@ -113,10 +113,11 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
     if job.single_face_required and crowded:
         return done(Reason.SEVERAL_FACES)
 
-    pad = pipeline.pad.score(image, analysed.face.box)
     burst = []
     if job.check == LivenessCheck.STILL and len(images) > 1:
-        pad, burst = _burst_score(pipeline, images, index, pad, largest_faces)
+        pad, burst = _burst_score(pipeline, images, index, analysed.face, largest_faces)
+    else:
+        pad = pipeline.pad.score(image, analysed.face.box)
     pad_threshold = job.pad_threshold
     if job.pad_level != 2 and hasattr(pipeline.pad, "threshold"):
         # the fused decision has one operating point per level; the configured threshold
@@ -192,19 +193,20 @@ def _best_in_clip(pipeline, images, candidates, check):
     return track, (index, AnalyzedFace(face, face_quality(images[index], face))), crowded
 
 
-def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad,
+def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
                  largest_faces: dict):
     """A still capture's burst: the passive decision on the best frame and on up to
     STILL_FRAMES_JUDGED - 1 others spread over the burst, combined by the median live score
     (docs/SDK.md: one odd frame, a blink or a motion blur, can neither pass nor fail a capture
     on its own; an attack must fool most frames). Returns the best frame's score with the
     combined `live`, and each judged frame's index and score. Faces the best-frame search
-    already found (`largest_faces`) are not detected again."""
+    already found (`largest_faces`) are not detected again; the judged frames are scored in one
+    call (the decision's own networks run once over all of them)."""
     from dataclasses import replace
 
     others = [i for i in np.linspace(0, len(images) - 1, STILL_FRAMES_JUDGED).round().astype(int)
               if i != best_index]
-    judged = [(best_index, best_pad.live)]
+    judged = [(best_index, best_face)]
     for index in dict.fromkeys(int(i) for i in others):
         if len(judged) == STILL_FRAMES_JUDGED:
             break
@@ -214,10 +216,16 @@ def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_pad,
             found = pipeline.detector.detect(images[index])
             face = found[0] if found else None
         if face is not None:
-            judged.append((index, pipeline.pad.score(images[index], face.box).live))
-    combined = float(np.median([live for _, live in judged]))
-    frames = [{"index": i, "live": round(live, 6)} for i, live in sorted(judged)]
-    return replace(best_pad, live=combined), frames
+            judged.append((index, face))
+    faces = [(images[i], face.box) for i, face in judged]
+    if hasattr(pipeline.pad, "score_many"):
+        scores = pipeline.pad.score_many(faces)
+    else:
+        scores = [pipeline.pad.score(rgb, box) for rgb, box in faces]
+    combined = float(np.median([score.live for score in scores]))
+    frames = [{"index": i, "live": round(score.live, 6)}
+              for (i, _), score in sorted(zip(judged, scores, strict=True), key=lambda x: x[0][0])]
+    return replace(scores[0], live=combined), frames
 
 
 def comparisons_of(vector, references: dict[str, list[float]], *, model: str) -> dict:

@@ -231,3 +231,22 @@ def test_no_member_may_push_the_decision_toward_live_by_saying_attack():
     assert weights[2] == 0.0 and weights[0] > weights[1] > 0
     committed = Fusion.load().weights
     assert min(committed.values()) >= 0.0
+
+
+def test_pictures_scored_together_score_as_they_do_alone():
+    """score_many (a still burst's judged frames in one call) against score, picture by
+    picture: the members run their networks once over all the crops, and every fused
+    probability, member score and species probability stays what it is alone."""
+    pictures = [load_rgb(SAMPLES / "image_F1.jpg"), load_rgb(SAMPLES / "image_T1.jpg"),
+                load_rgb(PHOTOS / "biden.jpg")]
+    faces = [(rgb, detector().detect(rgb)[0].box) for rgb in pictures]
+    together = decision().score_many(faces)
+    for (rgb, box), score in zip(faces, together, strict=True):
+        alone = decision().score(rgb, box)
+        assert abs(score.live - alone.live) < 1e-6
+        assert set(score.members) == set(alone.members)
+        for name, member in alone.members.items():
+            assert abs(score.members[name]["score"] - member["score"]) < 1e-5
+        for species, p in alone.probabilities.items():
+            assert abs(score.probabilities[species] - p) < 1e-5
+    assert [s.live >= 0.5 for s in together] == [False, True, True]
