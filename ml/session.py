@@ -101,7 +101,8 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
     candidates = list(range(0, len(images), max(1, len(images) // BEST_FRAME_CANDIDATES)))
     track, largest_faces = None, {}
     if job.check in (LivenessCheck.ACTIONS, LivenessCheck.FLASH):
-        track, best, crowded = _best_in_clip(pipeline, images, candidates, job.check)
+        track, best, crowded = _best_in_clip(pipeline, images, candidates, job.check,
+                                             crowd_matters=job.single_face_required)
     else:
         best, crowded, largest_faces = _best_by_detection(pipeline, images, candidates)
     if best is None:
@@ -160,14 +161,16 @@ def _best_by_detection(pipeline, images, candidates):
     return best, crowded, largest_faces
 
 
-def _best_in_clip(pipeline, images, candidates, check):
+def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = True):
     """A clip: the face detected on the first frame and tracked (ml/tracking.py) through every
     frame for actions (their landmarks are needed anyway) or through the candidates for flash;
     the candidates ranked by the quality of their tracked faces, and the detector run once more,
     on the best one, for the face the passive decision and the comparison use (calibrated on the
     detector's boxes). Returns the track, the best (index, AnalyzedFace) or None, and whether
     the first, the best or the last frame held several confident faces (the detector runs on
-    those three only: a second face that comes and goes between them is not seen)."""
+    those three only: a second face that comes and goes between them is not seen). The last
+    frame is looked at only when `crowd_matters` (the session asked for one face: otherwise
+    nobody reads the answer, and the detection is a tenth of a flash verify's time)."""
     from .pipeline import AnalyzedFace
     from .quality import face_quality
     from .tracking import track_faces
@@ -183,7 +186,7 @@ def _best_in_clip(pipeline, images, candidates, check):
     index = -max(ranked)[1]
     analysis = pipeline.analyze(images[index])
     crowded = _confident(track.first_faces) > 1 or _confident(f.face for f in analysis.faces) > 1
-    if not crowded and index != len(images) - 1:
+    if crowd_matters and not crowded and index != len(images) - 1:
         # a second person who joins during the clip: the last frame is looked at too
         crowded = _confident(pipeline.detector.detect(images[-1])) > 1
     if analysis.largest is not None:

@@ -98,3 +98,28 @@ def test_a_clip_verify_tracks_the_face_and_still_sees_a_second_one_join(clips):
     assert crowded.reason == Reason.SEVERAL_FACES
     alone = session_verify(_job(joined, times, reference))
     assert alone.reason == Reason.SAME_PERSON, alone.liveness
+
+
+def test_the_last_frame_is_detected_only_when_one_face_is_required(clips, monkeypatch):
+    """The detector runs on the first and the best frame of a clip; on the last frame too only
+    when the session asked for one face (nobody reads the crowd check otherwise)."""
+    frames, times = clips["obama3.jpg"]
+    reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
+                                  multi_oriented=False)["embedding"]
+    detector = perception().detector
+    calls = []
+    original = type(detector).detect_many
+
+    def counted(self, rgbs):
+        calls.append(len(rgbs))
+        return original(self, rgbs)
+
+    monkeypatch.setattr(type(detector), "detect_many", counted)
+    result = session_verify(_job(frames, times, reference))
+    assert result.reason == Reason.SAME_PERSON, result.liveness
+    assert sum(calls) == 2
+    calls.clear()
+    result = session_verify(_job(frames, times, reference, single_face_required=True))
+    assert result.reason == Reason.SAME_PERSON, result.liveness
+    assert result.best_frame["index"] != len(frames) - 1
+    assert sum(calls) == 3
