@@ -92,7 +92,8 @@ def main() -> None:
 
     pad = PadModel.load(weight_path("pad_baseline"))
     pad.score(rgb, box)  # warm
-    # the default passive decision: every member loaded once, as a worker process does
+    # the default passive decision loaded once, as a worker process loads it (the members
+    # the combiner weighs)
     decision = PassiveDecision.load()
     decision.score(rgb, box)  # warm
     burst = [(rgb.astype(np.float32) + np.random.default_rng(n).normal(0, 1.5, rgb.shape))

@@ -129,6 +129,8 @@ class FinetunedPadModel:
         """`score` of several (picture, box) pairs, the network run once over all their crops
         (a still burst's judged frames: ~40 % less time than one at a time on this CPU, the
         same probabilities to 1e-7)."""
+        if not faces:
+            return []
         crops = [self.crops(rgb, box) for rgb, box in faces]
         probabilities = self.probabilities([c for face in crops for c in face])
         ends = np.cumsum([len(face) for face in crops])

@@ -1,6 +1,6 @@
 """One calibrated passive decision: the real-trained members and our own two models, fused.
 
-Every member scores the face (ml/pad_members.py: its authors' crop and rule on our box; our own
+Each member scores the face (a worker runs only those the combiner weighs; ml/pad_members.py: its authors' crop and rule on our box; our own
 member, ml/pad_finetuned.py FinetunedPadModel, which sees the face in its context; our texture
 member, ml/pad_finetuned.py TextureMember, which sees windows of the face's skin at the camera's
 own resolution, where print dots and screen grids are). Each member's *margin* (its log-odds of live relative to
@@ -139,7 +139,7 @@ class PassiveDecision:
         fusion = Fusion.load() if fused else None
         names = tuple(n for n in MARGIN_MEMBERS if n not in leave_out)
         if fusion is not None and not every_member:
-            names = tuple(n for n in MARGIN_MEMBERS if fusion.weights[n])
+            names = tuple(n for n in names if fusion.weights[n])
         return cls(load_margin_members(names=names),
                    FinetunedPadModel.load(weight_path("pad_own")), fusion)
 
@@ -165,6 +165,8 @@ class PassiveDecision:
     def score_many(self, faces: list[tuple[np.ndarray, tuple]]) -> list[PassiveScore]:
         """`score` of several (picture, box) pairs; members that can (ours) run their network
         once over all of them."""
+        if not faces:
+            return []
         columns = {n: _score_many(m, faces) for n, m in self.members.items()}
         own = _score_many(self.own, faces)
         return [self.fuse({n: scores[i] for n, scores in columns.items()}, own[i])

@@ -20,6 +20,9 @@ MIN_FRAMES = {LivenessCheck.STILL: 1, LivenessCheck.ACTIONS: 10, LivenessCheck.F
 BEST_FRAME_CANDIDATES = 8          # frames scored for quality when choosing the best one
 STILL_FRAMES_JUDGED = 3            # frames of a still burst the passive decision judges
 CONFIDENT_FACE = 0.97              # a face this sure counts towards "several faces"
+# The detector's face on a clip's best frame is the tracked one when their boxes overlap this
+# much (tracked boxes measured IoU >= 0.84 against the detector's: tests/test_ml_tracking.py).
+SAME_FACE_IOU = 0.5
 ACTION_REASONS = {"ACTION_MISSING": Reason.ACTION_MISSING, "ACTION_LATE": Reason.ACTION_LATE,
                   "PLANAR_ATTACK": Reason.PRESENTATION_ATTACK,
                   "EYES_CLOSED": Reason.EYES_CLOSED, "NO_FACE": Reason.NO_FACE,
@@ -166,7 +169,8 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     frame for actions (their landmarks are needed anyway) or through the candidates for flash;
     the candidates ranked by the quality of their tracked faces, and the detector run once more,
     on the best one, for the face the passive decision and the comparison use (calibrated on the
-    detector's boxes). Returns the track, the best (index, AnalyzedFace) or None, and whether
+    detector's boxes): its face that is the tracked one (box_iou >= SAME_FACE_IOU), else the
+    tracked face itself. Returns the track, the best (index, AnalyzedFace) or None, and whether
     the first, the best or the last frame held several confident faces (the detector runs on
     those three only: a second face that comes and goes between them is not seen). The last
     frame is looked at only when `crowd_matters` (the session asked for one face: otherwise
@@ -189,11 +193,23 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     if crowd_matters and not crowded and index != len(images) - 1:
         # a second person who joins during the clip: the last frame is looked at too
         crowded = _confident(pipeline.detector.detect(images[-1])) > 1
-    if analysis.largest is not None:
-        return track, (index, analysis.largest), crowded
+    tracked = track.faces[index]
+    # The detector's face that is the tracked one, not merely the largest: a bigger face that
+    # enters the clip (a bystander, a photo held up) is not the person who did the challenge,
+    # and face-replace detection, which follows the track, would never see it judged.
+    overlaps = [(box_iou(f.face.box, tracked.box), n) for n, f in enumerate(analysis.faces)]
+    if overlaps and max(overlaps)[0] >= SAME_FACE_IOU:
+        return track, (index, analysis.faces[max(overlaps)[1]]), crowded
     # the mesh follows a face the detector misses on this frame (turned, blurred): its face
-    face = track.faces[index]
-    return track, (index, AnalyzedFace(face, face_quality(images[index], face))), crowded
+    return track, (index, AnalyzedFace(tracked, face_quality(images[index], tracked))), crowded
+
+
+def box_iou(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    overlap = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union > 0 else 0.0
 
 
 def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,

@@ -123,3 +123,36 @@ def test_the_last_frame_is_detected_only_when_one_face_is_required(clips, monkey
     assert result.reason == Reason.SAME_PERSON, result.liveness
     assert result.best_frame["index"] != len(frames) - 1
     assert sum(calls) == 3
+
+
+def test_a_bigger_face_that_enters_the_clip_is_not_the_one_judged(clips):
+    """The person who did the challenge is tracked from the first frame; a larger face that
+    appears beside them from the second frame on (a photo held up, a bystander nearer the
+    camera) is the largest face on the best frame, but the best frame's judged and compared
+    face is the tracked one (judged by the largest, the clip answered another person)."""
+    import cv2
+
+    frames, times = clips["obama3.jpg"]
+    reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
+                                  multi_oriented=False)["embedding"]
+    detector = perception().detector
+    own = detector.detect(frames[0])[0]
+    other = load_rgb(PHOTOS / "biden.jpg")
+    x1, y1, x2, y2 = (int(v) for v in detector.detect(other)[0].box)
+    height, width = frames[0].shape[:2]
+    size = (int(own.width * 1.4), int(own.height * 1.4))
+    bigger = cv2.resize(other[y1:y2, x1:x2], size, interpolation=cv2.INTER_AREA)
+    widened = []
+    for n, frame in enumerate(frames):
+        canvas = np.full((height, width + size[0] + 40, 3), 120, np.uint8)
+        # the first frame a little blurred, so that the best frame is a later one
+        canvas[:, :width] = cv2.GaussianBlur(frame, (0, 0), 2.5) if n == 0 else frame
+        if n:
+            top = (height - size[1]) // 2
+            canvas[top:top + size[1], width + 20:width + 20 + size[0]] = bigger
+        widened.append(canvas)
+    largest = detector.detect(widened[5])[0]
+    assert largest.box[0] > width, "the pasted face is not the largest on the frame"
+    result = session_verify(_job(widened, times, reference))
+    assert result.reason == Reason.SAME_PERSON, (result.reason, result.liveness)
+    assert result.best_frame["index"] > 0
