@@ -90,10 +90,10 @@ class FaceDetector:
         import torch
         from PIL import Image
 
-        if len({rgb.shape[:2] for rgb in rgbs}) > 1:
-            return [self.detect_many([rgb])[0] for rgb in rgbs]
         if not rgbs:
             return []
+        if len({rgb.shape[:2] for rgb in rgbs}) > 1:
+            return [self.detect_many([rgb])[0] for rgb in rgbs]
         height, width = rgbs[0].shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -103,12 +103,8 @@ class FaceDetector:
         images = [Image.fromarray(rgb) for rgb in rgbs]
         if scale < 1.0:
             images = [image.resize(size, Image.Resampling.BILINEAR) for image in images]
-        with torch.inference_mode():
-            if len(images) == 1:
-                boxes, probs, points = self._mtcnn.detect(images[0], landmarks=True)
-                found = [(boxes, probs, points)]
-            else:
-                found = list(zip(*self._mtcnn.detect(images, landmarks=True), strict=True))
+        with torch.inference_mode():   # a list, even of one: MTCNN answers per image
+            found = zip(*self._mtcnn.detect(images, landmarks=True), strict=True)
         return [self._faces(*each, scale=scale) for each in found]
 
     def _faces(self, boxes, probs, points, *, scale: float) -> list[Face]:
@@ -141,6 +137,15 @@ class FaceDetector:
                           max(f.score for f in best.faces)):
                 best = Detection(faces=faces, rotation=rotation, image=image)
         return best
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    overlap = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union > 0 else 0.0
 
 
 # The 5-point template of 112 x 112 aligned face crops used by ArcFace-family models (SFace).

@@ -165,9 +165,6 @@ class TextureMember:
     def load(cls, path: str | Path) -> "TextureMember":
         return cls(FinetunedPadModel.load(path))
 
-    def live(self, rgb: np.ndarray, box) -> float:
-        return self._live(self.model.score(rgb, box).probabilities)
-
     @staticmethod
     def _live(probabilities: dict) -> float:
         against = sum(probabilities[species] for species in TEXTURE_SPECIES)

@@ -1,7 +1,7 @@
 """One calibrated passive decision: the real-trained members and our own two models, fused.
 
-Each member scores the face (a worker runs only those the combiner weighs; ml/pad_members.py: its authors' crop and rule on our box; our own
-member, ml/pad_finetuned.py FinetunedPadModel, which sees the face in its context; our texture
+Each member scores the face (a worker runs only those the combiner weighs; ml/pad_members.py:
+its authors' crop and rule on our box; our own member, ml/pad_finetuned.py FinetunedPadModel, which sees the face in its context; our texture
 member, ml/pad_finetuned.py TextureMember, which sees windows of the face's skin at the camera's
 own resolution, where print dots and screen grids are). Each member's *margin* (its log-odds of live relative to
 its authors' threshold; ours relative to 0.5) is clipped to +-MARGIN_CLIP and fed to a logistic
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pad_score import PadScore
+from .pad_score import PadScore, score_faces
 
 FUSION_FILE = Path(__file__).resolve().parent / "pad_fusion.json"
 REAL_MEMBERS = ("silent_face", "celeba_spoof", "hyperfas", "dtn")
@@ -167,13 +167,7 @@ class PassiveDecision:
         once over all of them."""
         if not faces:
             return []
-        columns = {n: _score_many(m, faces) for n, m in self.members.items()}
-        own = _score_many(self.own, faces)
+        columns = {n: score_faces(m, faces) for n, m in self.members.items()}
+        own = score_faces(self.own, faces)
         return [self.fuse({n: scores[i] for n, scores in columns.items()}, own[i])
                 for i in range(len(faces))]
-
-
-def _score_many(model, faces: list[tuple[np.ndarray, tuple]]) -> list:
-    if hasattr(model, "score_many"):
-        return model.score_many(faces)
-    return [model.score(rgb, box) for rgb, box in faces]

@@ -24,6 +24,14 @@ class FaceScorer(Protocol):
         ...
 
 
+def score_faces(model, faces: Sequence[tuple[np.ndarray, tuple]]) -> list:
+    """Each (picture, box) scored by `model`: in one call where the model batches its network
+    (`score_many`: ours, the fused decision), else one face at a time."""
+    if hasattr(model, "score_many"):
+        return model.score_many(faces)
+    return [model.score(rgb, box) for rgb, box in faces]
+
+
 def pad_scores(classes: Sequence[str], probabilities: np.ndarray) -> list[PadScore]:
     """One PadScore per row of softmax probabilities over `classes` (one of them "live")."""
     live = list(classes).index("live")

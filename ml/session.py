@@ -11,8 +11,10 @@ import time
 
 import numpy as np
 
+from .detection import box_iou
 from .image import load_rgb
 from .jobs import FAR_LEVELS, LivenessCheck, Reason, VerifyJob, VerifyResult
+from .pad_score import score_faces
 from .pipeline import perception
 from .similarity import comparison_of
 
@@ -204,14 +206,6 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     return track, (index, AnalyzedFace(tracked, face_quality(images[index], tracked))), crowded
 
 
-def box_iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    overlap = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
-    return overlap / union if union > 0 else 0.0
-
-
 def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
                  largest_faces: dict):
     """A still capture's burst: the passive decision on the best frame and on up to
@@ -236,11 +230,7 @@ def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
             face = found[0] if found else None
         if face is not None:
             judged.append((index, face))
-    faces = [(images[i], face.box) for i, face in judged]
-    if hasattr(pipeline.pad, "score_many"):
-        scores = pipeline.pad.score_many(faces)
-    else:
-        scores = [pipeline.pad.score(rgb, box) for rgb, box in faces]
+    scores = score_faces(pipeline.pad, [(images[i], face.box) for i, face in judged])
     combined = float(np.median([score.live for score in scores]))
     frames = [{"index": i, "live": round(score.live, 6)}
               for (i, _), score in sorted(zip(judged, scores, strict=True), key=lambda x: x[0][0])]

@@ -4,6 +4,7 @@ uses the track instead of detecting on every frame it looks at (ml/session.py)."
 import numpy as np
 import pytest
 
+from ml.detection import box_iou
 from ml.image import load_rgb
 from ml.jobs import ActionChallenge, LivenessCheck, Reason, VerifyJob
 from ml.pipeline import perception
@@ -15,14 +16,6 @@ from .test_ml_perception import PHOTOS
 
 SCRIPT = [("blink", 200, 350), ("turn_left", 700, 1000), ("mouth_open", 1900, 600)]
 ACTIONS = ("blink", "turn_left", "mouth_open")
-
-
-def _iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / area
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +46,7 @@ def test_the_tracked_face_is_where_the_detector_finds_it_on_every_frame(clips, n
     for index, frame in enumerate(frames):
         detected = pipeline.detector.detect(frame)[0]
         tracked = track.faces[index]
-        ious.append(_iou(detected.box, tracked.box))
+        ious.append(box_iou(detected.box, tracked.box))
         distance = np.linalg.norm(np.subtract(detected.landmarks, tracked.landmarks), axis=1)
         offsets.append(float(distance.max()) / detected.width)
     assert min(ious) > 0.8, ious
