@@ -51,6 +51,7 @@ def warm_models(**_kwargs) -> None:
     pipeline = perception()
     pipeline.attribute_models  # noqa: B018 - loads the attribute models (and FaceMesh) too
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
+    pipeline.proposer  # noqa: B018 - and YuNet (reference photos)
     logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
                 os.environ.get("ML_THREADS"))
     _count_warm()

@@ -53,9 +53,10 @@ def _face_summary(face, quality) -> dict:
 
 
 def reference_analyse(image: bytes, *, multi_oriented: bool) -> dict:
-    """Faces of one reference photo (largest first) and the largest face's embedding."""
+    """Faces of one reference photo (largest first) and the largest face's embedding. The
+    faces are proposed by YuNet and confirmed by MTCNN (get_biz_token's cost: docs/BENCHMARKS.md)."""
     pipeline = perception()
-    analysis = pipeline.analyze(load_rgb(image), multi_oriented=multi_oriented)
+    analysis = pipeline.analyze(load_rgb(image), multi_oriented=multi_oriented, proposed=True)
     result = {"rotation": analysis.detection.rotation,
               "faces": [_face_summary(f.face, f.quality) for f in analysis.faces],
               "embedding": None, "embedder": pipeline.embedder.name}

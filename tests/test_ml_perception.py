@@ -230,3 +230,84 @@ def test_frames_detected_as_one_batch_find_the_faces_one_at_a_time_finds(pipelin
     analyses = pipeline.analyze_frames([t1, blank])
     assert [len(a.faces) for a in analyses] == [6, 0]
     assert analyses[0].faces[0].quality == pipeline.analyze(t1).faces[0].quality
+
+
+PROPOSAL_PHOTOS = ["t1.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg",
+                   "Tom_Hanks_54745.png", "obama_partial_face.jpg", "mask_black.jpg",
+                   "mask_blue.jpg", "mask_green.jpg", "mask_white.jpg"]
+
+
+def selfie(rgb: np.ndarray) -> np.ndarray:
+    """The photo shrunk into a 640x480 grey canvas, as a phone's reference picture."""
+    scale = min(640 / rgb.shape[1], 480 / rgb.shape[0])
+    small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+                       interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    left = (640 - small.shape[1]) // 2
+    canvas[:small.shape[0], left:left + small.shape[1]] = small
+    return canvas
+
+
+@pytest.mark.parametrize("name", PROPOSAL_PHOTOS)
+def test_proposed_detection_finds_the_faces_mtcnn_finds(pipeline, name):
+    """YuNet proposing and MTCNN confirming (the reference photos' path) against MTCNN's own
+    search: the same number of faces, each overlapping its counterpart, and none in the
+    pictures of masks alone; at the photo's own size and in a 640x480 selfie."""
+    from ml.detection import box_iou
+
+    for rgb in (photo(name), selfie(photo(name))):
+        searched = pipeline.detector.detect(rgb)
+        proposed = pipeline.analyze(rgb, proposed=True).faces
+        assert len(proposed) == len(searched), name
+        for face in searched:
+            assert max(box_iou(face.box, p.face.box) for p in proposed) > 0.65, name
+        if name.startswith("mask_"):
+            assert proposed == []
+
+
+def test_references_found_by_proposal_keep_every_same_and_different_verdict(pipeline,
+                                                                            embeddings):
+    """A reference embedded from the proposed path, compared with the same photos embedded
+    from MTCNN's search (what a capture's frame gets): the same man still scores above the
+    1e-3 threshold and different people below it."""
+    from ml.similarity import comparison_of
+
+    threshold = thresholds_for("sface")["1e-3"]
+    for name in ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "Tom_Hanks_54745.png"]:
+        reference = pipeline.analyze(selfie(photo(name)), proposed=True,
+                                     embeddings=True).largest.embedding
+        for other, vector in embeddings.items():
+            if other == name:
+                continue
+            same = name.startswith("obama") and other.startswith("obama")
+            result = comparison_of(reference, vector, model="sface")
+            assert (result.confidence > threshold) == same, (name, other, result)
+
+
+def test_only_mtcnn_decides_a_proposed_box_is_a_face(pipeline):
+    """A box over the grey canvas beside the face is refused by MTCNN's later stages; the
+    face's own box is confirmed with MTCNN's score."""
+    rgb = selfie(photo("obama.jpg"))
+    face = pipeline.detector.detect(rgb)[0]
+    assert pipeline.detector.confirm(rgb, [(10.0, 300.0, 150.0, 440.0)]) == []
+    assert pipeline.detector.confirm(rgb, []) == []
+    confirmed = pipeline.detector.confirm(rgb, [face.box])
+    assert len(confirmed) == 1 and confirmed[0].score >= FACE_SCORE_MIN
+    # and YuNet's own proposals are what gets confirmed here (no fallback to the search)
+    for picture, faces in ((rgb, 1), (photo("t1.jpg"), 6)):
+        assert len(pipeline.detector.confirm(picture, pipeline.proposer.propose(picture))) == faces
+
+
+def test_a_face_the_proposer_misses_is_still_found_by_mtcnn(pipeline):
+    """With nothing proposed (a YuNet asking for an impossible score), the whole MTCNN search
+    runs: the same faces as without a proposer; a rotated photo still turns upright."""
+    from ml.detection import FaceProposer
+
+    blind = FaceProposer(score_min=1.01)
+    t1 = photo("t1.jpg")
+    assert blind.propose(t1) == []
+    assert pipeline.detector.detect_proposed(t1, blind) == pipeline.detector.detect(t1)
+    rotated = rotate_ccw(photo("obama.jpg"), 90)
+    found = pipeline.detector.detect_oriented(rotated, multi_oriented=True,
+                                              proposer=pipeline.proposer)
+    assert len(found.faces) == 1 and found.rotation == 270
