@@ -107,12 +107,18 @@ class Perception:
         ]
         return Analysis(detection=detection, faces=faces)
 
-    def analyze_frames(self, frames: list[np.ndarray]) -> list[Analysis]:
-        """`analyze` of a capture's upright frames, detected as one batch (detect_many)."""
+    def analyze_frames(self, frames: list[np.ndarray], *,
+                       proposed: bool = False) -> list[Analysis]:
+        """`analyze` of a capture's upright frames: detected as one batch (detect_many), or
+        with `proposed` frame by frame by YuNet and MTCNN's confirming stages (`analyze`)."""
+        if proposed:
+            found = [self.detector.detect_proposed(rgb, self.proposer) for rgb in frames]
+        else:
+            found = self.detector.detect_many(frames)
         return [Analysis(detection=Detection(faces=faces, rotation=0, image=rgb),
                          faces=[AnalyzedFace(face=face, quality=face_quality(rgb, face))
                                 for face in faces])
-                for rgb, faces in zip(frames, self.detector.detect_many(frames), strict=True)]
+                for rgb, faces in zip(frames, found, strict=True)]
 
     def compare(self, rgb_a: np.ndarray, rgb_b: np.ndarray, *,
                 multi_oriented: bool = False) -> Comparison | None:

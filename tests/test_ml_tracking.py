@@ -95,27 +95,34 @@ def test_a_clip_verify_tracks_the_face_and_still_sees_a_second_one_join(clips):
 
 def test_the_last_frame_is_detected_only_when_one_face_is_required(clips, monkeypatch):
     """The detector runs on the first and the best frame of a clip; on the last frame too only
-    when the session asked for one face (nobody reads the crowd check otherwise)."""
+    when the session asked for one face (nobody reads the crowd check otherwise). A detection
+    is MTCNN's search of a frame (detect_many) or its confirmation of YuNet's proposals on one
+    (confirm): the first frame is searched, the best and the last are proposed and confirmed."""
     frames, times = clips["obama3.jpg"]
     reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
                                   multi_oriented=False)["embedding"]
     detector = perception().detector
     calls = []
-    original = type(detector).detect_many
+    search, confirm = type(detector).detect_many, type(detector).confirm
 
-    def counted(self, rgbs):
-        calls.append(len(rgbs))
-        return original(self, rgbs)
+    def counted_search(self, rgbs):
+        calls.append(("search", len(rgbs)))
+        return search(self, rgbs)
 
-    monkeypatch.setattr(type(detector), "detect_many", counted)
+    def counted_confirm(self, rgb, boxes):
+        calls.append(("confirm", 1))
+        return confirm(self, rgb, boxes)
+
+    monkeypatch.setattr(type(detector), "detect_many", counted_search)
+    monkeypatch.setattr(type(detector), "confirm", counted_confirm)
     result = session_verify(_job(frames, times, reference))
     assert result.reason == Reason.SAME_PERSON, result.liveness
-    assert sum(calls) == 2
+    assert calls == [("search", 1), ("confirm", 1)]
     calls.clear()
     result = session_verify(_job(frames, times, reference, single_face_required=True))
     assert result.reason == Reason.SAME_PERSON, result.liveness
     assert result.best_frame["index"] != len(frames) - 1
-    assert sum(calls) == 3
+    assert calls == [("search", 1), ("confirm", 1), ("confirm", 1)]
 
 
 def test_a_bigger_face_that_enters_the_clip_is_not_the_one_judged(clips):
