@@ -72,14 +72,21 @@ def main() -> None:
     from ml.session import session_verify
 
     pipeline = perception()
-    detections = {"count": 0}
-    detect = pipeline.detector.detect
+    detections = {"count": 0, "confirmed": 0}
+    detect, confirm = pipeline.detector.detect, pipeline.detector.confirm
 
     def counted(*a, **k):
         detections["count"] += 1
         return detect(*a, **k)
 
-    pipeline.detector.detect = counted      # counts calls; the detector itself runs unchanged
+    def counted_confirm(*a, **k):
+        detections["confirmed"] += 1
+        return confirm(*a, **k)
+
+    # counts calls (MTCNN's whole search; its confirmation of YuNet's proposals); the detector
+    # itself runs unchanged
+    pipeline.detector.detect = counted
+    pipeline.detector.confirm = counted_confirm
     jobs = captures(args.seeds)
     figures = {"bench": "clip_verify", "machine": f"{platform.machine()} {os.cpu_count()} cpu",
                "ml_threads": int(os.environ["ML_THREADS"]), "repeat": args.repeat}
@@ -87,7 +94,7 @@ def main() -> None:
         for job in kind_jobs:
             session_verify(job)            # warm: first use loads the models
         times, answers, frames = [], [], []
-        detections["count"] = 0
+        detections.update(count=0, confirmed=0)
         started = time.perf_counter()
         for _ in range(args.repeat):
             for job in kind_jobs:
@@ -103,6 +110,7 @@ def main() -> None:
             "model_ms_max": round(max(times), 1),
             "verifies_per_s": round(runs / wall, 2),
             "detections_per_verify": round(detections["count"] / runs, 2),
+            "confirmations_per_verify": round(detections["confirmed"] / runs, 2),
             "answers": {a: answers.count(a) for a in sorted(set(answers))},
         }
         print(kind, figures[kind], flush=True)

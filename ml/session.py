@@ -185,7 +185,8 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     from .tracking import track_faces
 
     indices = list(range(len(images))) if check == LivenessCheck.ACTIONS else candidates
-    track = track_faces(images, indices, detector=pipeline.detector, mesher=pipeline.mesher)
+    track = track_faces(images, indices, detector=pipeline.detector, mesher=pipeline.mesher,
+                        proposer=pipeline.proposer)
     if track is None:
         return None, None, False
     ranked = [(face_quality(images[i], track.faces[i]).score, -i) for i in candidates

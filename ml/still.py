@@ -22,7 +22,7 @@ def box_inside(box, width: int, height: int) -> bool:
 def still_analyse(rgb: np.ndarray, *, attributes: bool = False, multi_oriented: bool = False,
                   pipeline: Perception | None = None) -> dict:
     pipeline = pipeline or perception()
-    analysis = pipeline.analyze(rgb, multi_oriented=multi_oriented)
+    analysis = pipeline.analyze(rgb, multi_oriented=multi_oriented, proposed=True)
     image = analysis.detection.image
     height, width = image.shape[:2]
     result = {"rotation": analysis.detection.rotation, "image_size": [width, height],

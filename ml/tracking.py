@@ -67,14 +67,16 @@ def face_from_mesh(points: np.ndarray, offsets: np.ndarray, score: float) -> Fac
 
 
 def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
-                mesher) -> Track | None:
+                mesher, proposer=None) -> Track | None:
     """The largest face of the first of `indices` where the detector finds one (it tries the
     first DETECT_TRIES), followed through the later indices in order (FaceMesh around the last
     known face). None when the detector finds no face on those. Frames the mesh cannot read are
-    absent from the track."""
+    absent from the track. With a proposer, the detector confirms its proposals
+    (FaceDetector.detect_proposed)."""
     found = []
     for tried, index in enumerate(indices[:DETECT_TRIES]):
-        found = detector.detect(frames[index])
+        found = (detector.detect_proposed(frames[index], proposer) if proposer is not None
+                 else detector.detect(frames[index]))
         if found:
             indices = indices[tried:]
             break
