@@ -10,7 +10,9 @@ quality score use) is made from its mesh points:
 - landmarks: the iris centres (points 468 and 473), the nose tip (mean of points 1 and 4, where
   MTCNN puts it within a few pixels on the offline photos) and the mouth corners (61 and 291);
 - box: the mesh's extent mapped onto the detector's box convention by the offsets measured on the
-  first frame, where both are known (MTCNN's box reaches higher up the forehead than the mesh).
+  first frame, where both are known (MTCNN's box reaches higher up the forehead than the mesh);
+  when the mesh cannot read the frame the detector saw, on the first frame it reads, against
+  MTCNN's confirmation of the face there (the face may have moved in between).
 
 A frame where the mesh finds no face keeps the last known position for the next one (a blink or
 a fast turn loses a frame or two, not the track). The detector still decides what it is trusted
@@ -66,6 +68,19 @@ def face_from_mesh(points: np.ndarray, offsets: np.ndarray, score: float) -> Fac
                 landmarks=tuple((float(x), float(y)) for x, y in marks))
 
 
+def _detector_face(detector, frames, detected_index: int, index: int, first: Face,
+                   points: np.ndarray) -> Face:
+    """The detector's face to measure the box offsets against the mesh of frame `index`: the
+    one it found when that is the frame it looked at; else (the mesh missed that frame, and the
+    face may have moved since) MTCNN's confirmation of the mesh's extent on this frame, falling
+    back to the first face when it confirms nothing."""
+    if index == detected_index:
+        return first
+    x1, y1, x2, y2 = (float(v) for v in _extent(points))
+    confirmed = detector.confirm(frames[index], [(x1, y1, x2, y2)])
+    return confirmed[0] if confirmed else first
+
+
 def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
                 mesher, proposer=None) -> Track | None:
     """The largest face of the first of `indices` where the detector finds one (it tries the
@@ -91,7 +106,8 @@ def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
         if points is None:
             continue
         if offsets is None:
-            offsets = _box_offsets(last, points)
+            offsets = _box_offsets(_detector_face(detector, frames, indices[0], index, first,
+                                                  points), points)
         face = face_from_mesh(points, offsets, first.score)
         faces[index], landmarks[index] = face, points
         last = face

@@ -156,3 +156,25 @@ def test_a_bigger_face_that_enters_the_clip_is_not_the_one_judged(clips):
     result = session_verify(_job(widened, times, reference))
     assert result.reason == Reason.SAME_PERSON, (result.reason, result.liveness)
     assert result.best_frame["index"] > 0
+
+
+def test_box_offsets_come_from_the_frame_the_mesh_first_reads(clips):
+    """The detector finds the face on the first frame but the mesh cannot read it (heavy sensor
+    noise) and the face has moved 40 px by the next frame: the box offsets are measured against
+    MTCNN's confirmation of the face on the frame the mesh reads, so the tracked boxes still
+    overlap the detector's own on every frame (paired with the first frame's box, they were
+    off by the move on all of them)."""
+    pipeline = perception()
+    frames, _ = clips["obama3.jpg"]
+    rng = np.random.default_rng(0)
+    noisy_moved = np.clip(np.roll(frames[0], 40, axis=1) + rng.normal(0, 80, frames[0].shape),
+                          0, 255).astype(np.uint8)
+    clip = [noisy_moved] + list(frames[1:])
+    first = pipeline.detector.detect(noisy_moved)
+    assert first and pipeline.mesher.landmarks(noisy_moved, first[0]) is None
+    track = track_faces(clip, list(range(len(clip))), detector=pipeline.detector,
+                        mesher=pipeline.mesher)
+    assert track is not None and 0 not in track.faces
+    ious = [box_iou(pipeline.detector.detect(clip[i])[0].box, track.faces[i].box)
+            for i in range(1, len(clip))]
+    assert min(ious) > 0.8, ious
