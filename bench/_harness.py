@@ -111,6 +111,14 @@ def celery_worker_start(env: dict, concurrency: int = 1) -> subprocess.Popen:
     ping = [sys.executable, "-c", "from liveness_project.celery import app;"
             "print(app.send_task('core.ping').get(timeout=120))"]
     subprocess.run(ping, cwd=REPO, env=env, check=True, capture_output=True, timeout=180)
+    # The web refuses model work until a worker's heartbeat says it loaded its models (the
+    # ping can be answered before that): wait for the beat, as a deployment's /readyz would.
+    beating = [sys.executable, "-c", "import time, django; django.setup();"
+               "from apps.analysis.workers import workers_alive;"
+               "deadline = time.monotonic() + 120\n"
+               "while not workers_alive() and time.monotonic() < deadline: time.sleep(0.2)\n"
+               "assert workers_alive(), 'no worker heartbeat'"]
+    subprocess.run(beating, cwd=REPO, env=env, check=True, capture_output=True, timeout=180)
     return process
 
 
