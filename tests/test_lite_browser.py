@@ -177,10 +177,21 @@ def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
     assert len(notified) == 1
 
 
-def test_a_refused_camera_shows_its_message_in_both_languages(lite_server, acme):
-    with lite_server.client() as http:
+def test_a_refused_camera_shows_its_message_and_the_session_notifies_failed_after_its_hour(
+        lite_server, acme, settings):
+    """The camera is refused: the page says so in both languages, nothing is captured, and
+    once the session's hour is over the sweep (every few minutes in a deployment; called here,
+    the session's end moved to the past as its hour would) makes the FAILED callback due and the
+    callback worker delivers it, signed, with LIVING_OVERTIME; get_result says the same."""
+    from apps.faceid.lite import lite_notify_sweep
+    from apps.faceid.models import LiteToken
+
+    from .test_lite_notify import expire_unused, settled
+
+    settings.LITE_NOTIFY_QUEUE = NOTIFY_QUEUE      # the sweep runs in this process
+    with form_receiver() as (notify_base, notified), lite_server.client() as http:
         issued = lite_token(http, acme, return_url="https://bank.example/lite/done",
-                            notify_url="http://127.0.0.1:9/lite/notify")
+                            notify_url=notify_base + "/lite/notify")
         driver = chromium(clip=None, camera_allowed=False)
         try:
             driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
@@ -198,3 +209,22 @@ def test_a_refused_camera_shows_its_message_in_both_languages(lite_server, acme)
             "api_key": acme.api_key, "api_secret": acme.api_secret,
             "biz_id": issued["biz_id"]}).json()["status"]
         assert status == "NOT_STARTED"      # no capture was made; the sweep ends it after its hour
+        assert notified == []
+
+        lite = LiteToken.objects.get(biz_id=issued["biz_id"])
+        expire_unused(lite)
+        assert lite_notify_sweep() == 1
+        settled(lite)
+        assert lite.notify_state == LiteToken.NotifyState.DELIVERED
+        assert len(notified) == 1
+        notify = notified[0]
+        assert notify["sign"] == hashlib.sha1(
+            (acme.api_secret + notify["data"]).encode()).hexdigest()
+        data = json.loads(notify["data"])
+        assert (data["status"], data["result_code"], data["result_message"]) == (
+            "FAILED", 9200, "LIVING_OVERTIME"), data
+        assert data["biz_info"]["biz_id"] == issued["biz_id"]
+        result = http.get("/faceid/lite/get_result", params={
+            "api_key": acme.api_key, "api_secret": acme.api_secret,
+            "biz_id": issued["biz_id"]}).json()
+        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
