@@ -60,12 +60,14 @@ def y4m_write(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
     return path
 
 
-def still_clip(folder: Path) -> Path:
-    """The simulator's live still capture of the person (the SDK mock's renderer): a still
-    challenge shows nothing, so the clip does not depend on the session's challenge."""
+def still_clip(folder: Path, scenario: str = "live") -> Path:
+    """The simulator's still capture of the person (the SDK mock's renderer), live or an attack
+    (print, replay, mask): a still challenge shows nothing, so the clip does not depend on the
+    session's challenge."""
     challenge = {"liveness_type": "still", "challenge_id": "browser-clip"}
-    frames = [rgb for _, rgb in render(challenge, "live", load_rgb(PHOTOS / "obama.jpg"), seed=1)]
-    return y4m_write(folder / "live-still.y4m", frames)
+    frames = [rgb for _, rgb in render(challenge, scenario, load_rgb(PHOTOS / "obama.jpg"),
+                                       seed=1)]
+    return y4m_write(folder / f"{scenario}-still.y4m", frames)
 
 
 def chromium(*, clip: Path | None, camera_allowed: bool) -> webdriver.Chrome:
@@ -170,6 +172,41 @@ def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
         assert (data["status"], data["result_code"], data["result_message"]) == (
             "OK", 1000, "SUCCESS"), data
         assert data["biz_info"]["biz_id"] == issued["biz_id"]
+        result = http.get("/faceid/lite/get_result", params={
+            "api_key": acme.api_key, "api_secret": acme.api_secret,
+            "biz_id": issued["biz_id"]}).json()
+        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
+    assert len(notified) == 1
+
+
+def test_a_printed_photo_in_chromium_ends_failed_with_the_attack_code(lite_server, acme,
+                                                                      tmp_path):
+    """The camera films a printed photo of the person (the simulator's print: paper texture,
+    ink, the sheet's edges): the page still only learns "done" and goes back to return_url,
+    while the client's server gets one signed FAILED / 4100 FAIL_LIVING_FACE_ATTACK callback
+    and get_result says the same."""
+    clip = still_clip(tmp_path, "print")
+    with form_receiver() as (notify_base, notified), \
+            page_served("Back at the bank") as (bank_base, _), lite_server.client() as http:
+        issued = lite_token(http, acme, return_url=bank_base + "/lite/done",
+                            notify_url=notify_base + "/lite/notify")
+        driver = chromium(clip=clip, camera_allowed=True)
+        try:
+            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+            wait_for_state(driver, "ready")
+            driver.find_element(By.ID, "start").click()
+            assert wait_for_state(driver, "done", timeout=120) == "done", driver.find_element(
+                By.ID, "message").text
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(bank_base))
+        finally:
+            driver.quit()
+        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
+        notify = notified[0]
+        assert notify["sign"] == hashlib.sha1(
+            (acme.api_secret + notify["data"]).encode()).hexdigest()
+        data = json.loads(notify["data"])
+        assert (data["status"], data["result_code"], data["result_message"]) == (
+            "FAILED", 4100, "FAIL_LIVING_FACE_ATTACK"), data
         result = http.get("/faceid/lite/get_result", params={
             "api_key": acme.api_key, "api_secret": acme.api_secret,
             "biz_id": issued["biz_id"]}).json()
