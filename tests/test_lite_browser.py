@@ -179,6 +179,108 @@ def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
     assert len(notified) == 1
 
 
+# A camera that films what the test renders for the session's own challenge, which the page
+# draws only once it starts: getUserMedia answers a canvas's stream; the page's start answer is
+# held until the test has loaded the clip rendered for its challenge; the clip plays from the
+# moment the page starts capturing, at its rendered times (the simulator renders a challenge
+# from the capture's start, as the SDK's capture does).
+CHALLENGE_CAMERA = """
+(() => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 480; canvas.height = 640;
+  const paint = canvas.getContext("2d");
+  let clip = [], playingSince = null, loaded;
+  const ready = new Promise((resolve) => { loaded = resolve; });
+  window.challengeCamera = {
+    challenge: null,
+    load(frames) {               // [[ms, "data:image/jpeg;base64,..."], ...]
+      return Promise.all(frames.map(([ms, url]) => new Promise((resolve) => {
+        const image = new Image();
+        image.onload = () => resolve([ms, image]);
+        image.src = url;
+      }))).then((images) => {
+        clip = images;
+        canvas.width = images[0][1].width; canvas.height = images[0][1].height;
+        loaded();
+      });
+    },
+  };
+  setInterval(() => {
+    if (!clip.length) {          // a grey picture until the clip comes: a camera always films
+      paint.fillStyle = "#808080";
+      paint.fillRect(0, 0, canvas.width, canvas.height);
+      return;
+    }
+    if (playingSince === null && document.body && document.body.dataset.state === "capturing")
+      playingSince = performance.now();
+    const t = playingSince === null ? 0 : performance.now() - playingSince;
+    let shown = clip[0][1];
+    for (const [ms, image] of clip) { if (ms <= t) shown = image; else break; }
+    paint.drawImage(shown, 0, 0);
+  }, 10);
+  navigator.mediaDevices.getUserMedia = async () => canvas.captureStream(30);
+  const fetchOriginal = window.fetch.bind(window);
+  window.fetch = async (url, options) => {
+    const answer = await fetchOriginal(url, options);
+    if (String(url).includes("/page/start") && answer.ok) {
+      window.challengeCamera.challenge = (await answer.clone().json()).challenge;
+      await ready;
+    }
+    return answer;
+  };
+})();
+"""
+
+
+@pytest.mark.parametrize("liveness_type", ["meglive", "flash"])
+def test_a_live_clip_session_in_chromium_reaches_return_url_and_notifies_ok(
+        lite_server, acme, liveness_type):
+    """meglive (two actions) and flash in the browser: the page draws its challenge, the camera
+    films the simulator's live capture rendered for that challenge, and the session ends as a
+    live one: return_url reached, one signed OK / 1000 callback, get_result the same."""
+    import base64
+
+    from liveness_sdk.client import jpeg
+
+    face = load_rgb(PHOTOS / "obama.jpg")
+    with form_receiver() as (notify_base, notified), \
+            page_served("Back at the bank") as (bank_base, _), lite_server.client() as http:
+        issued = lite_token(http, acme, return_url=bank_base + "/lite/done",
+                            notify_url=notify_base + "/lite/notify",
+                            liveness_type=liveness_type, liveness_action_count="2")
+        driver = chromium(clip=None, camera_allowed=True)
+        try:
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                   {"source": CHALLENGE_CAMERA})
+            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+            wait_for_state(driver, "ready")
+            driver.find_element(By.ID, "start").click()
+            WebDriverWait(driver, 30, poll_frequency=0.05).until(
+                lambda d: d.execute_script("return window.challengeCamera.challenge"))
+            challenge = driver.execute_script("return window.challengeCamera.challenge")
+            assert challenge["liveness_type"] == liveness_type
+            frames = [[ms, "data:image/jpeg;base64," + base64.b64encode(jpeg(rgb)).decode()]
+                      for ms, rgb in render(challenge, "live", face, seed=3)]
+            driver.execute_script("return window.challengeCamera.load(arguments[0])", frames)
+            assert wait_for_state(driver, "done", timeout=120) == "done", driver.find_element(
+                By.ID, "message").text
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(bank_base))
+        finally:
+            driver.quit()
+        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
+        notify = notified[0]
+        assert notify["sign"] == hashlib.sha1(
+            (acme.api_secret + notify["data"]).encode()).hexdigest()
+        data = json.loads(notify["data"])
+        assert (data["status"], data["result_code"], data["result_message"]) == (
+            "OK", 1000, "SUCCESS"), data
+        result = http.get("/faceid/lite/get_result", params={
+            "api_key": acme.api_key, "api_secret": acme.api_secret,
+            "biz_id": issued["biz_id"]}).json()
+        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
+    assert len(notified) == 1
+
+
 def test_a_printed_photo_in_chromium_ends_failed_with_the_attack_code(lite_server, acme,
                                                                       tmp_path):
     """The camera films a printed photo of the person (the simulator's print: paper texture,
