@@ -127,6 +127,24 @@ def lite_token(http: httpx.Client, tenant, **fields) -> dict:
     return answer.json()
 
 
+def notified_once(notified: list, http: httpx.Client, tenant, biz_id: str,
+                  outcome: tuple[str, int, str]) -> dict:
+    """The one callback the receiver got for the session: signed sha1(api_secret + data), with
+    the expected (status, result_code, result_message), and get_result saying the same."""
+    wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
+    notify = notified[0]
+    assert notify["sign"] == hashlib.sha1(
+        (tenant.api_secret + notify["data"]).encode()).hexdigest()
+    data = json.loads(notify["data"])
+    assert (data["status"], data["result_code"], data["result_message"]) == outcome, data
+    assert data["biz_info"]["biz_id"] == biz_id
+    result = http.get("/faceid/lite/get_result", params={
+        "api_key": tenant.api_key, "api_secret": tenant.api_secret, "biz_id": biz_id}).json()
+    assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
+    assert len(notified) == 1
+    return data
+
+
 def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
         lite_server, acme, tmp_path):
     clip = still_clip(tmp_path)
@@ -164,19 +182,7 @@ def test_a_live_still_session_in_chromium_reaches_return_url_and_notifies_once(
         assert method == "GET" and urlsplit(path).path == "/lite/done"
         assert query == {"shop": ["7"], "biz_id": [issued["biz_id"]], "biz_no": ["account-42"]}
 
-        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
-        notify = notified[0]
-        assert notify["sign"] == hashlib.sha1(
-            (acme.api_secret + notify["data"]).encode()).hexdigest()
-        data = json.loads(notify["data"])
-        assert (data["status"], data["result_code"], data["result_message"]) == (
-            "OK", 1000, "SUCCESS"), data
-        assert data["biz_info"]["biz_id"] == issued["biz_id"]
-        result = http.get("/faceid/lite/get_result", params={
-            "api_key": acme.api_key, "api_secret": acme.api_secret,
-            "biz_id": issued["biz_id"]}).json()
-        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
-    assert len(notified) == 1
+        notified_once(notified, http, acme, issued["biz_id"], ("OK", 1000, "SUCCESS"))
 
 
 # A camera that films what the test renders for the session's own challenge, which the page
@@ -267,18 +273,7 @@ def test_a_live_clip_session_in_chromium_reaches_return_url_and_notifies_ok(
             WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(bank_base))
         finally:
             driver.quit()
-        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
-        notify = notified[0]
-        assert notify["sign"] == hashlib.sha1(
-            (acme.api_secret + notify["data"]).encode()).hexdigest()
-        data = json.loads(notify["data"])
-        assert (data["status"], data["result_code"], data["result_message"]) == (
-            "OK", 1000, "SUCCESS"), data
-        result = http.get("/faceid/lite/get_result", params={
-            "api_key": acme.api_key, "api_secret": acme.api_secret,
-            "biz_id": issued["biz_id"]}).json()
-        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
-    assert len(notified) == 1
+        notified_once(notified, http, acme, issued["biz_id"], ("OK", 1000, "SUCCESS"))
 
 
 def test_a_printed_photo_in_chromium_ends_failed_with_the_attack_code(lite_server, acme,
@@ -302,18 +297,8 @@ def test_a_printed_photo_in_chromium_ends_failed_with_the_attack_code(lite_serve
             WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(bank_base))
         finally:
             driver.quit()
-        wait_until(lambda: len(notified) >= 1, 60, "the notify callback")
-        notify = notified[0]
-        assert notify["sign"] == hashlib.sha1(
-            (acme.api_secret + notify["data"]).encode()).hexdigest()
-        data = json.loads(notify["data"])
-        assert (data["status"], data["result_code"], data["result_message"]) == (
-            "FAILED", 4100, "FAIL_LIVING_FACE_ATTACK"), data
-        result = http.get("/faceid/lite/get_result", params={
-            "api_key": acme.api_key, "api_secret": acme.api_secret,
-            "biz_id": issued["biz_id"]}).json()
-        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
-    assert len(notified) == 1
+        notified_once(notified, http, acme, issued["biz_id"],
+                      ("FAILED", 4100, "FAIL_LIVING_FACE_ATTACK"))
 
 
 def test_a_refused_camera_shows_its_message_and_the_session_notifies_failed_after_its_hour(
@@ -355,15 +340,5 @@ def test_a_refused_camera_shows_its_message_and_the_session_notifies_failed_afte
         assert lite_notify_sweep() == 1
         settled(lite)
         assert lite.notify_state == LiteToken.NotifyState.DELIVERED
-        assert len(notified) == 1
-        notify = notified[0]
-        assert notify["sign"] == hashlib.sha1(
-            (acme.api_secret + notify["data"]).encode()).hexdigest()
-        data = json.loads(notify["data"])
-        assert (data["status"], data["result_code"], data["result_message"]) == (
-            "FAILED", 9200, "LIVING_OVERTIME"), data
-        assert data["biz_info"]["biz_id"] == issued["biz_id"]
-        result = http.get("/faceid/lite/get_result", params={
-            "api_key": acme.api_key, "api_secret": acme.api_secret,
-            "biz_id": issued["biz_id"]}).json()
-        assert {k: v for k, v in result.items() if k not in ("request_id", "time_used")} == data
+        notified_once(notified, http, acme, issued["biz_id"],
+                      ("FAILED", 9200, "LIVING_OVERTIME"))
