@@ -94,9 +94,7 @@ class FaceDetector:
             return []
         if len({rgb.shape[:2] for rgb in rgbs}) > 1:
             return [self.detect_many([rgb])[0] for rgb in rgbs]
-        height, width = rgbs[0].shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scale, size = _detection_size(*rgbs[0].shape[:2])
         if min(size) < self._mtcnn.min_face_size:
             # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
             return [[] for _ in rgbs]
@@ -139,32 +137,30 @@ class FaceDetector:
 
         if not boxes:
             return []
-        height, width = rgb.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+        scale, size = _detection_size(*rgb.shape[:2])
         if scale < 1.0:   # the image `detect` gives MTCNN: its stages see the same pixels
             from PIL import Image
 
-            rgb = np.asarray(Image.fromarray(rgb).resize(
-                (max(1, round(width * scale)), max(1, round(height * scale))),
-                Image.Resampling.BILINEAR))
-            height, width = rgb.shape[:2]
+            rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+        height, width = rgb.shape[:2]
         mtcnn = self._mtcnn
         threshold = mtcnn.thresholds
         with torch.inference_mode():
             image = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float()
 
-            def crops(candidates, size):
+            def crops(candidates, side):
+                """Each candidate's pixels at the network's input size, normalised as MTCNN's."""
                 y, ey, x, ex = pad(candidates, width, height)
-                return torch.cat([imresample(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]],
-                                             (size, size)) for k in range(len(y))]
-                                 ) * 1.0 - 127.5
+                resized = torch.cat([imresample(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]],
+                                                (side, side)) for k in range(len(y))])
+                return (resized - 127.5) * 0.0078125
 
             candidates = torch.tensor([[c * scale for c in box] + [1.0] for box in boxes])
             candidates = rerec(candidates)
             candidates = candidates[_usable(candidates, width, height)]
             if not len(candidates):
                 return []
-            regression, probs = mtcnn.rnet(crops(candidates, 24) * 0.0078125)
+            regression, probs = mtcnn.rnet(crops(candidates, 24))
             score = probs[:, 1]
             keep = score > threshold[1]
             candidates = torch.cat((candidates[keep, :4], score[keep, None]), dim=1)
@@ -175,7 +171,7 @@ class FaceDetector:
             candidates = candidates[_usable(candidates, width, height)]
             if not len(candidates):
                 return []
-            regression, points, probs = mtcnn.onet(crops(candidates, 48) * 0.0078125)
+            regression, points, probs = mtcnn.onet(crops(candidates, 48))
             score = probs[:, 1]
             keep = score > threshold[2]
             candidates = torch.cat((candidates[keep, :4], score[keep, None]), dim=1)
@@ -192,10 +188,12 @@ class FaceDetector:
             points = points[pick].numpy()
         return self._faces(found[:, :4], found[:, 4], points, scale=scale)
 
-    def detect_proposed(self, rgb: np.ndarray, proposer: "FaceProposer") -> list[Face]:
-        """The proposer's candidates confirmed by MTCNN (`confirm`); when it confirms none, the
-        whole MTCNN pass (`detect`), so a picture the proposer reads as faceless, or whose face
-        it misses, is judged exactly as before."""
+    def detect_proposed(self, rgb: np.ndarray, proposer: "FaceProposer | None") -> list[Face]:
+        """The proposer's candidates confirmed by MTCNN (`confirm`); when it confirms none, or
+        there is no proposer, the whole MTCNN pass (`detect`), so a picture the proposer reads as
+        faceless, or whose face it misses, is judged exactly as before."""
+        if proposer is None:
+            return self.detect(rgb)
         return self.confirm(rgb, proposer.propose(rgb)) or self.detect(rgb)
 
     def detect_oriented(self, rgb: np.ndarray, *, multi_oriented: bool,
@@ -205,7 +203,7 @@ class FaceDetector:
         MTCNN sometimes accepts an upside-down face (seen at 0.94) before the right turn
         (~1.00) is reached. With a proposer the upright pass is `detect_proposed`; the turned
         ones stay the whole MTCNN pass (the proposer found nothing upright)."""
-        faces = self.detect_proposed(rgb, proposer) if proposer is not None else self.detect(rgb)
+        faces = self.detect_proposed(rgb, proposer)
         if faces or not multi_oriented:
             return Detection(faces=faces, rotation=0, image=rgb)
         best = Detection(faces=[], rotation=0, image=rgb)
@@ -216,6 +214,12 @@ class FaceDetector:
                           max(f.score for f in best.faces)):
                 best = Detection(faces=faces, rotation=rotation, image=image)
         return best
+
+
+def _detection_size(height: int, width: int) -> tuple[float, tuple[int, int]]:
+    """The scale and (width, height) of the image MTCNN sees: at most DETECT_MAX_SIDE a side."""
+    scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+    return scale, (max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 def _usable(boxes, width: int, height: int):

@@ -90,8 +90,7 @@ def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
     (FaceDetector.detect_proposed)."""
     found = []
     for tried, index in enumerate(indices[:DETECT_TRIES]):
-        found = (detector.detect_proposed(frames[index], proposer) if proposer is not None
-                 else detector.detect(frames[index]))
+        found = detector.detect_proposed(frames[index], proposer)
         if found:
             indices = indices[tried:]
             break
