@@ -32,6 +32,24 @@ class LivenessCheck(StrEnum):
     NONE = "none"          # no capture: the client's own photo is only compared
 
 
+class Check(StrEnum):
+    """The liveness checks that can decide a capture, by the names the answer and the record
+    use (VerifyResult.checks), listed in the order they are judged wherever two meet: a still
+    burst is decided by EYES (when asked) then PASSIVE; an action clip by FACE_REPLACE (when
+    asked), EYES (when asked), PLANARITY, then ACTIONS; a flash clip by FLASH then EYES (when
+    asked)."""
+
+    FACE_REPLACE = "face_replace"  # the same person throughout the clip
+    FLASH = "flash"                # the face's colour followed the screen's flashes
+    EYES = "eyes"                  # the eyes were open somewhere
+    PLANARITY = "planarity"        # the head moved like a face in depth, not like a plane
+    ACTIONS = "actions"            # the challenge's actions, in order and in time
+    PASSIVE = "passive"            # the passive decision (ml/pad_fusion.py) on the burst
+
+
+PASSED, FAILED = "passed", "failed"
+
+
 class Reason(StrEnum):
     """Why a verification ended as it did."""
 
@@ -135,7 +153,12 @@ class VerifyResult:
     reason: Reason
     frames: int = 0                        # frames received
     liveness: dict = field(default_factory=dict)     # the liveness check's own evidence
-    attack: dict | None = None             # the passive decision: score, threshold, passed
+    # Check -> PASSED / FAILED, in the order they were judged, for the checks that reached a
+    # verdict (judging stops at the first failure). Empty when no liveness check was reached.
+    checks: dict = field(default_factory=dict)
+    # The passive decision on the best frame (score, threshold, passed, ...): it decides a
+    # still capture (Check.PASSIVE); for a clip it is kept for the operator and decides nothing.
+    passive: dict | None = None
     comparisons: dict = field(default_factory=dict)  # name -> {confidence, thresholds}
     best_frame: dict | None = None         # {index, time_ms, jpeg (base64), quality}
     model_ms: float = 0.0

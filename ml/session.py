@@ -13,7 +13,7 @@ import numpy as np
 
 from .detection import box_iou
 from .image import load_rgb
-from .jobs import FAR_LEVELS, LivenessCheck, Reason, VerifyJob, VerifyResult
+from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pad_score import score_faces
 from .pipeline import perception
 from .similarity import comparison_of
@@ -29,6 +29,10 @@ ACTION_REASONS = {"ACTION_MISSING": Reason.ACTION_MISSING, "ACTION_LATE": Reason
                   "PLANAR_ATTACK": Reason.PRESENTATION_ATTACK,
                   "EYES_CLOSED": Reason.EYES_CLOSED, "NO_FACE": Reason.NO_FACE,
                   "FACE_REPLACED": Reason.FACE_REPLACED}
+# The check behind each failing verdict of ml/actions.py's analyse_action_clip.
+ACTION_FAILED_CHECKS = {"FACE_REPLACED": Check.FACE_REPLACE, "EYES_CLOSED": Check.EYES,
+                        "PLANAR_ATTACK": Check.PLANARITY, "ACTION_MISSING": Check.ACTIONS,
+                        "ACTION_LATE": Check.ACTIONS}
 
 
 def session_verify(job: VerifyJob) -> VerifyResult:
@@ -130,14 +134,14 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         # the fused decision has one operating point per level; the configured threshold
         # (PAD_LIVE_THRESHOLD) is the default level's
         pad_threshold = pipeline.pad.threshold(str(job.pad_level))
-    attack_passed = pad.live >= pad_threshold
-    out.attack = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
-                  "passed": attack_passed, "probabilities": pad.probabilities}
+    passive_passed = pad.live >= pad_threshold
+    out.passive = {"score": round(1.0 - pad.live, 6), "threshold": round(1 - pad_threshold, 6),
+                   "passed": passive_passed, "probabilities": pad.probabilities}
     if getattr(pad, "members", None):
-        out.attack["members"] = pad.members
+        out.passive["members"] = pad.members
     if burst:
-        out.attack["frames"] = burst
-    liveness_failure = _liveness(job, images, times_ms, analysed, attack_passed, out, track)
+        out.passive["frames"] = burst
+    liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track)
     if liveness_failure is not None and not job.compare_when_not_live:
         return done(liveness_failure)
 
@@ -258,7 +262,7 @@ def comparison_reason(comparisons: dict, far: str) -> Reason:
     return Reason.SAME_PERSON if same else Reason.OTHER_PERSON
 
 
-def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
+def _liveness(job: VerifyJob, images, times_ms, analysed, passive_passed,
               out: VerifyResult, track) -> Reason | None:
     """The capture's liveness by its check: None when live, else why not."""
     pipeline = perception()
@@ -266,10 +270,13 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, attack_passed,
         out.liveness = {"method": "passive PAD on the best frame"}
         assert out.best_frame is not None          # chosen before any liveness check
         best_image = images[out.best_frame["index"]]
-        if job.eyes_open_required and not _eyes_open_somewhere([best_image], [analysed.face],
-                                                               pipeline.mesher):
-            return Reason.EYES_CLOSED
-        return None if attack_passed else Reason.PRESENTATION_ATTACK
+        if job.eyes_open_required:
+            eyes_open = _eyes_open_somewhere([best_image], [analysed.face], pipeline.mesher)
+            out.checks[Check.EYES.value] = PASSED if eyes_open else FAILED
+            if not eyes_open:
+                return Reason.EYES_CLOSED
+        out.checks[Check.PASSIVE.value] = PASSED if passive_passed else FAILED
+        return None if passive_passed else Reason.PRESENTATION_ATTACK
     if job.check == LivenessCheck.ACTIONS:
         return _actions_liveness(job, images, times_ms, out, pipeline, track)
     if job.check == LivenessCheck.FLASH:
@@ -290,7 +297,25 @@ def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
     out.liveness = {"method": "actions", "reason": verdict.reason,
                     "planarity": verdict.planarity,
                     "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
+    out.checks = _action_checks(job, verdict.reason)
     return None if verdict.passed else ACTION_REASONS[verdict.reason]
+
+
+def _action_checks(job: VerifyJob, reason: str) -> dict:
+    """The checks an action clip's verdict reached, in analyse_action_clip's order (face
+    replacement and eyes when asked, planarity, the actions), up to the one that failed.
+    A clip without a face reached none."""
+    if reason == "NO_FACE":
+        return {}
+    order = ([Check.FACE_REPLACE] if job.face_replace_check else []) + (
+        [Check.EYES] if job.eyes_open_required else []) + [Check.PLANARITY, Check.ACTIONS]
+    failed = ACTION_FAILED_CHECKS.get(reason)
+    checks = {}
+    for check in order:
+        checks[check.value] = FAILED if check == failed else PASSED
+        if check == failed:
+            break
+    return checks
 
 
 def _flash_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
@@ -309,12 +334,16 @@ def _flash_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
         out.liveness["trace"] = verdict.details["trace"]
     if verdict.reason == "NO_FACE":
         return Reason.NO_FACE
+    out.checks[Check.FLASH.value] = PASSED if verdict.passed else FAILED
     if not verdict.passed:
         return Reason.PRESENTATION_ATTACK
     # eyes open on some tracked frame (the best-frame candidates, spread over the clip)
-    if job.eyes_open_required and not any(eye_aspect_ratio(points) >= EYES_OPEN_EAR
-                                          for points in track.landmarks.values()):
-        return Reason.EYES_CLOSED
+    if job.eyes_open_required:
+        eyes_open = any(eye_aspect_ratio(points) >= EYES_OPEN_EAR
+                        for points in track.landmarks.values())
+        out.checks[Check.EYES.value] = PASSED if eyes_open else FAILED
+        if not eyes_open:
+            return Reason.EYES_CLOSED
     return None
 
 

@@ -52,9 +52,9 @@ def session_live(face, scenario: str, draw: int) -> tuple[bool, list[float], dic
                     frames=tuple(jpeg(rgb) for _, rgb in frames),
                     times_ms=tuple(ms for ms, _ in frames))
     result = session_verify(job)
-    judged = [f["live"] for f in result.attack.get("frames", [])]
+    judged = [f["live"] for f in result.passive.get("frames", [])]
     margins = {name: member.get("margin") for name, member
-               in result.attack.get("members", {}).items()}
+               in result.passive.get("members", {}).items()}
     return result.reason != Reason.PRESENTATION_ATTACK, judged, margins
 
 

@@ -89,7 +89,8 @@ def records(acme) -> dict[str, VerificationRecord]:
             liveness={"method": "actions", "reason": "PASS", "planarity": 0.0412,
                       "events": [["blink", 320.0, 480.0], ["turn_left", 900.0, 1500.0],
                                  ["blink", 1600.0, 1700.0], ["nod", 2100.0, 2600.0]]},
-            attack={"score": 0.08, "threshold": 0.5, "passed": True,
+            checks={"face_replace": "passed", "planarity": "passed", "actions": "passed"},
+            passive={"score": 0.08, "threshold": 0.5, "passed": True,
                     "probabilities": {"live": 0.92, "print": 0.05, "screen": 0.03}},
             comparisons={"ref1": {"confidence": 0.75, "thresholds": THRESHOLDS}}),
         outcome="SUCCESS")
@@ -100,7 +101,8 @@ def records(acme) -> dict[str, VerificationRecord]:
                                                      challenge.as_dict()["segments"]]},
         result=VerifyResult(Reason.SAME_PERSON, frames=45, best_frame=best_frame(),
                             liveness=flash_liveness(challenge),
-                            attack={"score": 0.11, "threshold": 0.5, "passed": True,
+                            checks={"flash": "passed"},
+                            passive={"score": 0.11, "threshold": 0.5, "passed": True,
                                     "probabilities": {"live": 0.89, "print": 0.06,
                                                       "screen": 0.05}},
                             comparisons={"ref1": {"confidence": 0.95, "thresholds": THRESHOLDS}}),
@@ -110,7 +112,8 @@ def records(acme) -> dict[str, VerificationRecord]:
         result=VerifyResult(
             Reason.PRESENTATION_ATTACK, frames=5, best_frame=best_frame(),
             liveness={"method": "passive PAD on the best frame"},
-            attack={"score": 0.81, "threshold": 0.5, "passed": False,
+            checks={"passive": "failed"},
+            passive={"score": 0.81, "threshold": 0.5, "passed": False,
                     "probabilities": {"live": 0.19, "screen": 0.7, "print": 0.11},
                     "frames": [{"index": 0, "live": 0.2}, {"index": 2, "live": 0.19},
                                {"index": 4, "live": 0.35}]}),
@@ -196,6 +199,40 @@ def test_the_review_page_shows_the_challenge_against_what_was_detected(staff_cli
     still = staff_client.get(change_url(records["still"])).content.decode()
     assert 'id="pad-frames"' in still and "<td>4</td><td>0.35</td>" in still
     assert "judged an attack" in still
+    assert "the <strong>passive</strong> check failed" in still
+    assert 'id="passive-advisory"' not in still            # the passive decision decides still
+    assert 'id="passive-advisory"' in html and "Live</span>: every check passed" in html
+    checks = html[html.index('id="liveness-checks"'):]
+    checks = checks[:checks.index("</table>")]
+    assert [_texts(row)[0] for row in checks.split("<tr>")[2:]] == [
+        "face_replace", "planarity", "actions"]          # judged in this order
+
+
+def test_a_meglive_print_reads_as_an_attack_whatever_the_passive_score(staff_client, acme):
+    """Issue 15: one meaning. A meglive print the planarity check caught is an attack on the
+    review page and in the CSV, though the passive decision (which does not decide meglive)
+    called its best frame live; the passive score is shown as advisory."""
+    record = verify_recorded(
+        acme.app, liveness_type="meglive", biz_no="print-1",
+        challenge={"challenge_id": "p1", "actions": ["turn_left"], "action_timeout_s": 10},
+        result=VerifyResult(
+            Reason.PRESENTATION_ATTACK, frames=40, best_frame=best_frame(),
+            liveness={"method": "actions", "reason": "PLANAR_ATTACK", "planarity": 0.008,
+                      "events": [["turn_left", 500.0, 900.0]]},
+            checks={"face_replace": "passed", "planarity": "failed"},
+            passive={"score": 0.1, "threshold": 0.5, "passed": True,
+                     "probabilities": {"live": 0.9, "print": 0.06, "screen": 0.04}}),
+        outcome="FAIL_LIVING_FACE_ATTACK")
+    record.refresh_from_db()
+    assert record.attack_result == {"result": True, "failed_check": "planarity",
+                                    "checks": {"face_replace": "passed", "planarity": "failed"}}
+    html = staff_client.get(change_url(record)).content.decode()
+    assert "Judged an attack</span>" in html and "the <strong>planarity</strong> check" in html
+    assert "attack_result.result: true" in html and 'id="passive-advisory"' in html
+    assert "judged live</span> (advisory)" in html
+    row = _csv(staff_client.get(f"{CHANGELIST}export.csv?q=print-1"))[0]
+    assert (row["attack"], row["failed_check"], row["passive_passed"]) == (
+        "true", "planarity", "true")
 
 
 def _texts(row: str) -> list[str]:
@@ -264,7 +301,8 @@ def test_the_csv_holds_the_filtered_records_with_the_documented_columns(staff_cl
     row = rows[0]
     assert row["biz_no"] == "'=HYPERLINK(\"http://evil\")"       # a formula, defused
     assert (row["result_code"], row["result_message"]) == ("1000", "SUCCESS")
-    assert (row["attack_score"], row["attack_passed"]) == ("0.08", "true")
+    assert (row["attack"], row["failed_check"]) == ("false", "")
+    assert (row["passive_score"], row["passive_passed"]) == ("0.08", "true")
     assert row["comparisons"] == "ref1 0.75: passes 1e-3, 1e-4; fails 1e-5, 1e-6"
     assert (row["operator_verdict"], row["operator_verdict_by"], row["operator_note"]) == (
         "fraud", "judge", "'+1 again")

@@ -49,7 +49,7 @@ def _calls() -> list[Call]:
         ("alpha", 1, "faceid"): ["pass"] * 7 + ["attack:mask"] * 2 + ["other"] * 12,
         ("alpha", 2, "single_image_000"): ["attack:screen", "pass", "pass"],
         ("beta", 0, "single_image_002"): ["pass", "other", "attack:unnamed"],
-        ("beta", 1, "faceid"): ["attack:print", "pass", "pass"],
+        ("beta", 1, "faceid"): ["attack:print", "pass", "pass", "attack:planarity"],
         ("beta", 1, "single_image_001"): ["pass"] * 20 + ["attack:screen"],
         ("beta", 2, "faceid"): ["other"],
     }
@@ -77,14 +77,24 @@ def _record(apps: dict[str, ApiApp], call: Call, n: int) -> None:
     if call.surface == FACEID_SURFACE:
         code = {"pass": 1000, "other": 4202}[call.outcome] if call.outcome != "attack" else (
             4112 if call.species == "face_replaced" else 4100)
-        attack = None
-        if code == 4100:
-            attack = {"score": 0.2, "threshold": 0.5, "passed": False,
-                      "probabilities": _probabilities_naming(call.species)}
+        passive, attack_result, liveness_type = None, None, "still"
+        if code == 4100 and call.species == "planarity":
+            # a meglive print: planarity caught it, while the passive decision (which does not
+            # decide meglive) called the frame live; its species is the check's name
+            liveness_type = "meglive"
+            passive = {"score": 0.1, "threshold": 0.5, "passed": True,
+                       "probabilities": _probabilities_naming("print") | {"live": 0.9}}
+            attack_result = {"result": True, "failed_check": "planarity",
+                             "checks": {"planarity": "failed"}}
+        elif code == 4100:
+            passive = {"score": 0.2, "threshold": 0.5, "passed": False,
+                       "probabilities": _probabilities_naming(call.species)}
+            attack_result = {"result": True, "failed_check": "passive",
+                             "checks": {"passive": "failed"}}
         record = VerificationRecord.objects.create(
-            biz_token=f"token-{n}", app=app, request_id=f"r{n}", liveness_type="still",
-            comparison_type="0", result_code=code, result_message=str(code), attack=attack,
-            time_used_ms=call.ms)
+            biz_token=f"token-{n}", app=app, request_id=f"r{n}", liveness_type=liveness_type,
+            comparison_type="0", result_code=code, result_message=str(code), passive=passive,
+            attack_result=attack_result, time_used_ms=call.ms)
         VerificationRecord.objects.filter(pk=record.pk).update(created_at=created)
     else:
         verdict = {"pass": "live", "attack": "attack", "other": "no_face"}[call.outcome]

@@ -81,7 +81,8 @@ def test_still_live_same_person_passes_above_the_1e4_threshold(session, sdk_star
     ref1 = body["verification"]["ref1"]
     assert ref1["confidence"] > ref1["thresholds"]["1e-4"]
     assert set(ref1["thresholds"]) == {"1e-3", "1e-4", "1e-5", "1e-6"}
-    assert body["attack_result"]["result"] is False
+    assert body["attack_result"] == {"result": False, "failed_check": None,
+                                     "checks": {"passive": "passed"}}
     assert base64.b64decode(body["images"]["image_best"])[:2] == b"\xff\xd8"
     record = VerificationRecord.objects.get(biz_token=body.get("biz_token") or
                                             VerificationRecord.objects.latest("id").biz_token)
@@ -100,30 +101,42 @@ def test_still_another_person_is_2000(session, sdk_start, verify):
 def test_still_attacks_are_the_4100_family(session, sdk_start, verify, scenario):
     body = run(session, sdk_start, verify, liveness_type="still", scenario=scenario)
     assert body["result_code"] == 4100 and body["result_message"] == "FAIL_LIVING_FACE_ATTACK"
-    assert body["attack_result"]["result"] is True and "verification" in body
+    assert body["attack_result"] == {"result": True, "failed_check": "passive",
+                                     "checks": {"passive": "failed"}}
     assert body["verification"] == {}        # no comparison without force_compare
+    record = VerificationRecord.objects.latest("id")
+    assert record.attack_result == body["attack_result"] and not record.passive["passed"]
 
 
 def test_force_compare_compares_an_attack_anyway(session, sdk_start, verify):
     body = run(session, sdk_start, verify, liveness_type="still", scenario="print",
                force_compare="1")
     assert body["result_code"] in (1000, 2000) and "ref1" in body["verification"]
-    assert body["attack_result"]["result"] is True
+    assert body["attack_result"]["result"] is True        # the attack stays visible
+    assert body["attack_result"]["failed_check"] == "passive"
 
 
-@pytest.mark.parametrize("scenario, code, message", [
-    ("live", 1000, "SUCCESS"),
-    ("print", 4100, "FAIL_LIVING_FACE_ATTACK"),
-    ("replay", 4100, "FAIL_LIVING_FACE_ATTACK"),
-    ("wrong-action", 4202, "ACTION_ERROR"),
-    ("late", 4201, "USER_TIMEOUT"),
-    ("swap", 4112, "REPLACED_FACE_ATTACK"),
+@pytest.mark.parametrize("scenario, code, message, failed_check", [
+    ("live", 1000, "SUCCESS", None),
+    ("print", 4100, "FAIL_LIVING_FACE_ATTACK", "planarity"),
+    ("replay", 4100, "FAIL_LIVING_FACE_ATTACK", "planarity"),
+    ("wrong-action", 4202, "ACTION_ERROR", "actions"),
+    ("late", 4201, "USER_TIMEOUT", "actions"),
+    ("swap", 4112, "REPLACED_FACE_ATTACK", "face_replace"),
 ])
-def test_meglive_scenarios(session, sdk_start, verify, scenario, code, message):
+def test_meglive_scenarios(session, sdk_start, verify, scenario, code, message, failed_check):
     body = run(session, sdk_start, verify, liveness_type="meglive", scenario=scenario,
                other="biden.jpg", liveness_action_count="2", liveness_timeout="5")
     assert (body["result_code"], body["result_message"]) == (code, message), body.get(
         "result_message")
+    # Issue 15: one meaning. result is true exactly for the attack codes, whatever the passive
+    # decision (which does not decide meglive) made of the best frame; failed_check says which.
+    attack = body["attack_result"]
+    assert attack["result"] is (code in (4100, 4112)) and attack["failed_check"] == failed_check
+    assert list(attack["checks"])[-1] == (failed_check or "actions")
+    assert set(attack) == {"result", "failed_check", "checks"}       # no score handed out
+    record = VerificationRecord.objects.latest("id")
+    assert record.attack_result == attack and record.passive is not None
 
 
 @pytest.mark.parametrize("liveness_type", ["meglive", "still"])
@@ -131,6 +144,9 @@ def test_eyes_closed_all_along(session, sdk_start, verify, liveness_type):
     body = run(session, sdk_start, verify, liveness_type=liveness_type, scenario="closed-eyes",
                liveness_action_count="2", eyes_close_detection="1")
     assert (body["result_code"], body["result_message"]) == (4111, "FAIL_EYES_CLOSE_DETECTION")
+    # closed eyes are not shown live, and are not an attack
+    assert body["attack_result"]["failed_check"] == "eyes"
+    assert body["attack_result"]["result"] is False
     open_eyes = run(session, sdk_start, verify, liveness_type=liveness_type,
                     liveness_action_count="2", eyes_close_detection="1")
     assert open_eyes["result_code"] == 1000
@@ -141,6 +157,10 @@ def test_eyes_closed_all_along(session, sdk_start, verify, liveness_type):
 def test_flash_scenarios(session, sdk_start, verify, scenario, code):
     body = run(session, sdk_start, verify, liveness_type="flash", scenario=scenario)
     assert body["result_code"] == code, body["result_message"]
+    live = code == 1000
+    assert body["attack_result"] == {"result": not live,
+                                     "failed_check": None if live else "flash",
+                                     "checks": {"flash": "passed" if live else "failed"}}
 
 
 def test_raw_image_needs_no_meglive_data(session, verify):
@@ -476,7 +496,7 @@ def test_a_still_burst_is_judged_on_several_frames(session, sdk_start, verify):
     body = verify(token, capture(started, frames=mostly_live)).json()
     assert body["result_code"] == 1000, body
     record = VerificationRecord.objects.get(biz_token=token)
-    judged = record.attack["frames"]
+    judged = record.passive["frames"]
     assert len(judged) == 3 and len({f["index"] for f in judged}) == 3
 
     token = session("still")
@@ -509,10 +529,10 @@ def test_liveness_level_moves_the_passive_operating_point_not_the_far(session, s
     def attack_threshold(**options) -> float:
         body = run(session, sdk_start, verify, liveness_type="still", **options)
         record = VerificationRecord.objects.latest("id")
-        assert record.attack is not None
-        assert body["attack_result"]["threshold"] == record.attack["threshold"]
+        assert record.passive is not None
+        assert "threshold" not in body["attack_result"]     # the answer hands out no score
         assert record.security_level == options.get("security_level", "2")
-        return record.attack["threshold"]
+        return record.passive["threshold"]
 
     strict = attack_threshold(liveness_level="0")
     assert strict == attack_threshold() == round(1 - settings.PAD_LIVE_THRESHOLD, 6)
@@ -553,9 +573,12 @@ def test_device_risk_blocks_a_risky_device_and_reports_it(session, sdk_start, ve
     body = verify(token, risky).json()
     assert (body["result_code"], body["result_message"]) == (4100, "FAIL_LIVING_FACE_ATTACK")
     assert body["device_risk"] == {"risky": True, "reasons": ["emulator", "hooked"]}
-    assert "attack_result" not in body and "images" not in body     # no model ran
+    assert body["attack_result"] == {"result": True, "failed_check": "device",
+                                     "checks": {"device": "failed"}}
+    assert "images" not in body     # no model ran
     record = VerificationRecord.objects.get(biz_token=token)
-    assert record.result_code == 4100 and record.attack is None and record.frames == 5
+    assert record.result_code == 4100 and record.passive is None and record.frames == 5
+    assert record.attack_result == body["attack_result"]
     device = record.liveness["device"]
     assert device["risk"] == body["device_risk"]
     assert device["report"]["emulator"] is True and device["report"]["rooted"] is False
@@ -566,7 +589,8 @@ def test_device_risk_blocks_a_risky_device_and_reports_it(session, sdk_start, ve
     body = verify(clean, capture(sdk_start(clean), face=face("obama.jpg"), seed=1)).json()
     assert body["result_code"] == 1000, body
     assert body["device_risk"] == {"risky": False, "reasons": []}
-    assert body["attack_result"]["result"] is False
+    assert body["attack_result"] == {"result": False, "failed_check": None,
+                                     "checks": {"device": "passed", "passive": "passed"}}
     record = VerificationRecord.objects.get(biz_token=clean)
     assert record.liveness["device"]["risk"] == {"risky": False, "reasons": []}
     assert record.liveness["method"] == "passive PAD on the best frame"

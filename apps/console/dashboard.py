@@ -29,6 +29,7 @@ from apps.faceid.models import VerificationRecord
 from apps.faceid.results import RESULT_CODES
 from apps.single_image.models import SingleImageCall
 from apps.tenants.models import ApiApp
+from ml.jobs import Check
 
 FACEID_PASSED_CODES = (RESULT_CODES["SUCCESS"], RESULT_CODES["PASS_LIVING_NOT_THE_SAME"])
 FACEID_ATTACK_CODES = (RESULT_CODES["FAIL_LIVING_FACE_ATTACK"],
@@ -106,11 +107,15 @@ def day_range(days: int, *, today: date | None = None) -> tuple[date, date]:
     return last - timedelta(days=max(days, 1) - 1), last
 
 
-def faceid_species(attack: dict | None, result_code: int) -> str:
-    """The attack's species: the PAD model's most probable non-live class when it judged."""
+def faceid_species(attack_result: dict | None, passive: dict | None, result_code: int) -> str:
+    """The attack's species: the passive decision's most probable non-live class when it was
+    the check that failed; otherwise the failed check's name (planarity, flash, device)."""
     if result_code == RESULT_CODES["REPLACED_FACE_ATTACK"]:
         return FACE_REPLACED_SPECIES
-    probabilities = (attack or {}).get("probabilities") or {}
+    failed = (attack_result or {}).get("failed_check")
+    if failed is not None and failed != Check.PASSIVE.value:
+        return failed
+    probabilities = (passive or {}).get("probabilities") or {}
     attacks = {name: p for name, p in probabilities.items() if name != "live"}
     return max(attacks, key=attacks.__getitem__) if attacks else UNNAMED_SPECIES
 
@@ -144,12 +149,12 @@ def dashboard_figures(*, first: date, last: date, app_id: int | None = None) -> 
             attacks=Count("id", filter=Q(result_code__in=FACEID_ATTACK_CODES))):
         figures = group(row["app_id"], row["day"], FACEID_SURFACE)
         figures.calls, figures.passed, figures.attacks = row["calls"], row["passed"], row["attacks"]
-    # The species is read from the attack's JSON, so attacks are tallied here.
-    for app, day, code, attack in verifications.filter(
-            result_code__in=FACEID_ATTACK_CODES).values_list("app_id", "day", "result_code",
-                                                             "attack"):
+    # The species is read from the records' JSON, so attacks are tallied here.
+    for app, day, code, attack_result, passive in verifications.filter(
+            result_code__in=FACEID_ATTACK_CODES).values_list(
+                "app_id", "day", "result_code", "attack_result", "passive"):
         species = group(app, day, FACEID_SURFACE).species
-        name = faceid_species(attack, code)
+        name = faceid_species(attack_result, passive, code)
         species[name] = species.get(name, 0) + 1
     for app, day, duration in verifications.values_list("app_id", "day", "time_used_ms"):
         group(app, day, FACEID_SURFACE).durations_ms.append(duration)

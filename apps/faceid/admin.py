@@ -57,7 +57,8 @@ class VerificationRecordAdmin(CsvExportAdmin, ReadOnlyAdmin):
     search_help_text = "biz_token, biz_no, request_id, or the user's uuid (whole)."
     readonly_fields = ("biz_token", "app", "request_id", "liveness_type",
                        "comparison_type", "biz_no", "result_code", "result_message",
-                       "security_level", "confidences", "attack", "liveness", "frames",
+                       "security_level", "confidences", "attack_result", "passive",
+                       "liveness", "frames",
                        "time_used_ms", "model_ms", "created_at")
     exclude = ("best_frame_encrypted",)
     change_form_template = "admin/faceid/verificationrecord/review.html"

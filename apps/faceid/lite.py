@@ -207,10 +207,8 @@ def lite_result_body(lite: LiteToken, outcome: LiteOutcome, *, return_image: boo
     if recorded is None:
         return body
     body["verification"] = recorded.confidences
-    if recorded.attack is not None:
-        body["attack_result"] = {"score": recorded.attack["score"],
-                                 "threshold": recorded.attack["threshold"],
-                                 "result": not recorded.attack["passed"]}
+    if recorded.attack_result is not None:
+        body["attack_result"] = recorded.attack_result
     if return_image and recorded.best_frame_encrypted is not None:
         best = decrypt_bytes(bytes(recorded.best_frame_encrypted))
         body["images"] = {"image_best": base64.b64encode(best).decode()}

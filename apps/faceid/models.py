@@ -58,7 +58,12 @@ class VerificationRecord(models.Model):
     result_message = models.CharField(max_length=64)
     security_level = models.CharField(max_length=1, default="2")
     confidences = models.JSONField(default=dict)   # {"ref1": {"confidence", "thresholds"}}
-    attack = models.JSONField(null=True, blank=True)
+    # The answer's attack_result as it was given (apps/faceid/results.py attack_result_of):
+    # which liveness checks ran, which failed. One meaning in the API, the record and the admin.
+    attack_result = models.JSONField(null=True, blank=True)
+    # The passive decision's report (score, threshold, passed, members, frames): it decides a
+    # still capture; a meglive or flash clip keeps it for the operator, and it decides nothing.
+    passive = models.JSONField(null=True, blank=True)
     liveness = models.JSONField(default=dict)
     frames = models.PositiveIntegerField(default=0)
     time_used_ms = models.PositiveIntegerField(default=0)

@@ -13,7 +13,7 @@ from apps.core.net import ip_or_none
 from ml.jobs import FAR_LEVELS, FLASH_COLOURS
 
 from .models import BizTokenRecord, FaceImageView, OperatorVerdict, VerificationRecord
-from .results import SECURITY_LEVEL_FAR
+from .results import SECURITY_LEVEL_FAR, checks_in_order
 
 FACE_IMAGES_PERMISSION = "faceid.view_face_images"
 VERDICT_PERMISSION = "faceid.add_operatorverdict"
@@ -128,8 +128,8 @@ def action_steps(liveness: dict) -> list[ActionStep]:
 
 def pad_frames(record: VerificationRecord) -> list[dict]:
     """The passive decision per judged frame, when it judged several (a still burst):
-    [{index, live}] from the record's `attack`."""
-    return list((record.attack or {}).get("frames") or [])
+    [{index, live}] from the record's `passive`."""
+    return list((record.passive or {}).get("frames") or [])
 
 
 def flash_plot_svg(liveness: dict, *, width: int = 560, height: int = 180) -> str | None:
@@ -203,7 +203,11 @@ def review_of(record: VerificationRecord, *, user) -> dict:
         "flash": {"correlation": liveness.get("correlation"), "lag_ms": liveness.get("lag_ms"),
                   "colours": (liveness.get("challenge") or {}).get("colours") or []},
         "flash_plot": flash_plot_svg(liveness),
-        "attack": record.attack or {},
+        "attack_result": record.attack_result or {},
+        "checks": checks_in_order((record.attack_result or {}).get("checks") or {}),
+        "passive": record.passive or {},
+        # only a still capture is decided by the passive decision (docs/SDK.md, verify)
+        "passive_decides": record.liveness_type == "still",
         "pad_frames": pad_frames(record),
         "comparisons": comparisons_in_words(record),
         "security_far": SECURITY_LEVEL_FAR.get(record.security_level, ""),
@@ -228,8 +232,12 @@ def with_current_verdict(queryset):
         verdict_note=Subquery(latest.values("note")[:1]))
 
 
-def _attack(field: str):
-    return lambda record: (record.attack or {}).get(field)
+def _attack_result(field: str):
+    return lambda record: (record.attack_result or {}).get(field)
+
+
+def _passive(field: str):
+    return lambda record: (record.passive or {}).get(field)
 
 
 def _best_confidence(record: VerificationRecord) -> float | None:
@@ -258,9 +266,11 @@ VERIFICATION_CSV_COLUMNS = [
     ("result_code", lambda r: r.result_code),
     ("result_message", lambda r: r.result_message),
     ("liveness_reason", lambda r: (r.liveness or {}).get("reason", "")),
-    ("attack_score", _attack("score")),
-    ("attack_threshold", _attack("threshold")),
-    ("attack_passed", _attack("passed")),
+    ("attack", _attack_result("result")),
+    ("failed_check", _attack_result("failed_check")),
+    ("passive_score", _passive("score")),
+    ("passive_threshold", _passive("threshold")),
+    ("passive_passed", _passive("passed")),
     ("best_confidence", _best_confidence),
     ("comparisons", _comparisons),
     ("frames", lambda r: r.frames),

@@ -30,7 +30,16 @@ from apps.identity.sources import LookupStatus, identity_lookup
 from apps.tenants.error_codes import AccessDeniedReason
 from apps.tenants.models import ApiApp
 from apps.tenants.services import api_app_call_give_back
-from ml.jobs import ActionChallenge, FlashSequence, LivenessCheck, Reason, VerifyJob, VerifyResult
+from ml.jobs import (
+    FAILED,
+    PASSED,
+    ActionChallenge,
+    FlashSequence,
+    LivenessCheck,
+    Reason,
+    VerifyJob,
+    VerifyResult,
+)
 
 from . import errors
 from .challenges import challenge_new
@@ -40,10 +49,12 @@ from .lite_notify import lite_notify_due
 from .meglive import PackageError, package_frames_check, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .results import (
+    DEVICE_CHECK,
     LIVENESS_CHECKS,
     REASON_RESULTS,
     RESULT_CODES,
     SECURITY_LEVEL_FAR,
+    attack_result_of,
     pad_level_of,
 )
 from .sessions import (
@@ -272,12 +283,14 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
     code = RESULT_CODES[outcome]
     body = _answer(outcome, biz_no=meta["biz_no"], liveness_type=meta["liveness_type"])
     best = result.best_frame
+    checks = result.checks
+    if risk is not None:    # the device report was judged first (device_risk=1)
+        checks = {DEVICE_CHECK: FAILED if risk["risky"] else PASSED, **checks}
+    attack_result = attack_result_of(checks)
     if options.get("verbose", "1") == "1":
         body["verification"] = result.comparisons
-        attack = result.attack
-        if attack is not None:
-            body["attack_result"] = {"score": attack["score"], "threshold": attack["threshold"],
-                                     "result": not attack["passed"]}
+        if attack_result is not None:
+            body["attack_result"] = attack_result
         if best is not None:
             body["images"] = {"image_best": best["jpeg"]}
         if risk is not None:
@@ -300,7 +313,8 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                 liveness_type=meta["liveness_type"], comparison_type=meta["comparison_type"],
                 biz_no=meta["biz_no"], result_code=code, result_message=outcome,
                 security_level=str(options.get("security_level", "2")),
-                confidences=result.comparisons, attack=result.attack,
+                confidences=result.comparisons, attack_result=attack_result,
+                passive=result.passive,
                 liveness=liveness, frames=result.frames,
                 time_used_ms=time_used, model_ms=result.model_ms,
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
