@@ -161,6 +161,9 @@ class VerifyResult:
     passive: dict | None = None
     comparisons: dict = field(default_factory=dict)  # name -> {confidence, thresholds}
     best_frame: dict | None = None         # {index, time_ms, jpeg (base64), quality}
+    # the capture's frames, small, side by side, for a person's review (ml/review_images.py
+    # frame_strip): {jpeg (base64), frames: [[index, time_ms, width], ...]}
+    strip: dict | None = None
     model_ms: float = 0.0
 
     def as_dict(self) -> dict:

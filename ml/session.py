@@ -5,8 +5,6 @@ Verification takes a typed `VerifyJob` and returns a typed `VerifyResult` whose 
 ml's own (ml/jobs.py); the web maps reasons to the contract's result names and codes.
 """
 
-import base64
-import io
 import time
 
 import numpy as np
@@ -16,6 +14,7 @@ from .image import load_rgb
 from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pad_score import score_faces
 from .pipeline import perception
+from .review_images import face_crop_jpeg, frame_strip, jpeg_b64
 from .similarity import comparison_of
 
 MIN_FRAMES = {LivenessCheck.STILL: 1, LivenessCheck.ACTIONS: 10, LivenessCheck.FLASH: 10}
@@ -57,8 +56,9 @@ def _face_summary(face, quality) -> dict:
 
 
 def reference_analyse(image: bytes, *, multi_oriented: bool) -> dict:
-    """Faces of one reference photo (largest first) and the largest face's embedding. The
-    faces are proposed by YuNet and confirmed by MTCNN (get_biz_token's cost: docs/BENCHMARKS.md)."""
+    """Faces of one reference photo (largest first), the largest face's embedding and a small
+    crop of it for a person's review (ml/review_images.py). The faces are proposed by YuNet and
+    confirmed by MTCNN (get_biz_token's cost: docs/BENCHMARKS.md)."""
     pipeline = perception()
     analysis = pipeline.analyze(load_rgb(image), multi_oriented=multi_oriented, proposed=True)
     result = {"rotation": analysis.detection.rotation,
@@ -67,15 +67,8 @@ def reference_analyse(image: bytes, *, multi_oriented: bool) -> dict:
     if analysis.largest is not None:
         vector = pipeline.embedder.embed(analysis.detection.image, analysis.largest.face)
         result["embedding"] = [round(float(v), 6) for v in vector]
+        result["face_jpeg"] = face_crop_jpeg(analysis.detection.image, analysis.largest.face.box)
     return result
-
-
-def _jpeg(rgb: np.ndarray) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=90)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _eyes_open_somewhere(frames, faces, mesher) -> bool:
@@ -106,6 +99,7 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         out.liveness = {"reason": f"{len(frames)} frames, {needed} needed"}
         return done(Reason.TOO_FEW_FRAMES)
     images = [load_rgb(f) for f in frames]
+    out.strip = frame_strip(images, times_ms)     # whatever the verdict: for the review
 
     # The best frame: the highest quality face among evenly spaced candidates.
     candidates = list(range(0, len(images), max(1, len(images) // BEST_FRAME_CANDIDATES)))
@@ -119,7 +113,7 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         return done(Reason.NO_FACE)
     index, analysed = best
     image = images[index]
-    out.best_frame = {"index": index, "time_ms": times_ms[index], "jpeg": _jpeg(image),
+    out.best_frame = {"index": index, "time_ms": times_ms[index], "jpeg": jpeg_b64(image),
                       "quality": round(analysed.quality.score, 3)}
     if job.single_face_required and crowded:
         return done(Reason.SEVERAL_FACES)

@@ -21,7 +21,15 @@ from ml.flash import flash_challenge_new
 from ml.jobs import Reason, VerifyResult
 
 from .conftest import REPO, wait_until
-from .test_console_review import THRESHOLDS, best_frame, flash_liveness, verify_recorded
+from .test_console_review import (
+    THRESHOLDS,
+    best_frame,
+    flash_liveness,
+    meglive_strip,
+    reference_face,
+    token_recorded,
+    verify_recorded,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +94,7 @@ def reviewed(transactional_db, acme) -> dict[str, VerificationRecord]:
                       "events": [["turn_left", 400.0, 1100.0], ["blink", 1500.0, 1650.0],
                                  ["mouth_open", 2300.0, 2900.0]]},
             checks={"face_replace": "passed", "planarity": "passed", "actions": "passed"},
+            strip=meglive_strip(),
             passive={"score": 0.06, "threshold": 0.5, "passed": True,
                     "probabilities": {"live": 0.94, "print": 0.04, "screen": 0.02}},
             comparisons={"ref1": {"confidence": 0.77, "thresholds": THRESHOLDS}}),
@@ -103,6 +112,7 @@ def reviewed(transactional_db, acme) -> dict[str, VerificationRecord]:
                                                       "screen": 0.05}},
                             comparisons={"ref1": {"confidence": 0.93, "thresholds": THRESHOLDS}}),
         outcome="SUCCESS")
+    token_recorded(meglive, {"image_ref1": reference_face()})
     return {"meglive": meglive, "flash": flash}
 
 
@@ -128,7 +138,16 @@ def test_an_operator_reviews_overturns_and_exports_in_chromium(live_server, revi
             assert line in table, table
         assert "passes 1e-3, 1e-4; fails 1e-5, 1e-6" in driver.find_element(
             By.ID, "comparisons").text
+        wait_until(lambda: image_loaded(driver, "reference-image_ref1"), 10, "the reference")
         screenshot(driver, "2-review-meglive")
+        wait_until(lambda: image_loaded(driver, "frame-strip"), 10, "the frame strip")
+        times = driver.find_element(By.ID, "strip-times").text
+        assert "#0 · 0 ms" in times and "#11 · 1100 ms" in times, times
+        driver.execute_script("arguments[0].scrollIntoView();",
+                              driver.find_element(By.ID, "review-strip"))
+        screenshot(driver, "7-review-strip")
+        assert {"best_frame", "frame_strip", "image_ref1"} <= set(
+            FaceImageView.objects.values_list("image", flat=True))
 
         driver.get(f"{changelist}{flash.pk}/change/")
         wait_until(lambda: image_loaded(driver, "best-frame"), 10, "the best frame")
@@ -172,6 +191,8 @@ def test_an_operator_reviews_overturns_and_exports_in_chromium(live_server, revi
         driver.get(f"{changelist}{meglive.pk}/change/")
         assert driver.find_element(By.ID, "no-face-permission").is_displayed()
         assert not driver.find_elements(By.ID, "best-frame")
+        assert not driver.find_elements(By.ID, "frame-strip")
+        assert not driver.find_elements(By.CSS_SELECTOR, "#reference-faces img")
         assert "verdict-form" not in driver.page_source
         screenshot(driver, "6-no-face-permission")
         assert FaceImageView.objects.count() == audited

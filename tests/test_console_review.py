@@ -10,8 +10,10 @@ clip our simulator rendered; the others are results as ml/session.py builds them
 import base64
 import csv
 import io
+import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -19,8 +21,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.forms.models import model_to_dict
 
-from apps.core.crypto import decrypt_bytes
-from apps.faceid.models import FaceImageView, OperatorVerdict, VerificationRecord
+from apps.core.crypto import decrypt_bytes, encrypt_bytes
+from apps.faceid.models import BizTokenRecord, FaceImageView, OperatorVerdict, VerificationRecord
 from apps.faceid.review import VERIFICATION_CSV_COLUMNS, with_current_verdict
 from apps.faceid.sessions import Session
 from apps.faceid.verification import _finish
@@ -29,6 +31,7 @@ from apps.single_image.records import SINGLE_IMAGE_CSV_COLUMNS
 from ml.flash import analyse_flash, flash_challenge_new
 from ml.image import load_rgb
 from ml.jobs import Reason, VerifyResult
+from ml.review_images import face_crop_jpeg, frame_strip
 from ml.simulator.flash import render_flash_clip
 
 from .images import PHOTOS, face_image
@@ -77,6 +80,35 @@ def flash_liveness(challenge) -> dict:
             "trace": verdict.details["trace"]}
 
 
+def meglive_strip() -> dict:
+    """ml's own strip of a 12-frame capture, 100 ms apart (the photo, a little further right
+    on each frame)."""
+    photo = load_rgb(PHOTOS / "obama.jpg")
+    frames = [np.roll(photo, 6 * n, axis=1) for n in range(12)]
+    strip = frame_strip(frames, [100.0 * n for n in range(12)])
+    assert strip is not None
+    return strip
+
+
+def reference_face() -> str:
+    photo = load_rgb(PHOTOS / "obama.jpg")
+    height, width = photo.shape[:2]
+    return face_crop_jpeg(photo, (width * 0.3, height * 0.2, width * 0.7, height * 0.7))
+
+
+def token_recorded(record: VerificationRecord, faces: dict[str, str]) -> BizTokenRecord:
+    """The token record get_biz_token would have written for this verification, keeping the
+    reference faces as it does."""
+    now = datetime.now(UTC)
+    return BizTokenRecord.objects.create(
+        biz_token=record.biz_token, app=record.app, request_id="r-token",
+        liveness_type=record.liveness_type, comparison_type="0", created_at=now,
+        expires_at=now + timedelta(hours=1),
+        reference_images={name: {"format": "JPEG", "width": 640, "height": 480,
+                                 "sha256": "0" * 64} for name in faces},
+        reference_faces_encrypted=encrypt_bytes(json.dumps(faces).encode()))
+
+
 @pytest.fixture
 def records(acme) -> dict[str, VerificationRecord]:
     app = acme.app
@@ -90,6 +122,7 @@ def records(acme) -> dict[str, VerificationRecord]:
                       "events": [["blink", 320.0, 480.0], ["turn_left", 900.0, 1500.0],
                                  ["blink", 1600.0, 1700.0], ["nod", 2100.0, 2600.0]]},
             checks={"face_replace": "passed", "planarity": "passed", "actions": "passed"},
+            strip=meglive_strip(),
             passive={"score": 0.08, "threshold": 0.5, "passed": True,
                     "probabilities": {"live": 0.92, "print": 0.05, "screen": 0.03}},
             comparisons={"ref1": {"confidence": 0.75, "thresholds": THRESHOLDS}}),
@@ -118,6 +151,7 @@ def records(acme) -> dict[str, VerificationRecord]:
                     "frames": [{"index": 0, "live": 0.2}, {"index": 2, "live": 0.19},
                                {"index": 4, "live": 0.35}]}),
         outcome="FAIL_LIVING_FACE_ATTACK")
+    token_recorded(meglive, {"image_ref1": reference_face()})
     return {"meglive": meglive, "flash": flash, "still": still}
 
 
@@ -177,6 +211,44 @@ def test_each_face_served_writes_an_audit_row_and_the_page_alone_writes_none(cli
     log = client.get("/admin/faceid/faceimageview/")
     assert log.status_code == 200 and "operator" in log.content.decode()
     assert client.get("/admin/faceid/faceimageview/add/").status_code == 403
+
+
+def test_the_strip_and_the_reference_faces_are_served_audited_and_only_with_the_permission(
+        client, records):
+    """Issue 15: the kept frames of the capture with their times, and the reference's face
+    beside the best frame; faces, so served one by one to those allowed, each view audited."""
+    record = records["meglive"]
+    strip_url = f"{CHANGELIST}{record.pk}/face/frame_strip.jpg"
+    reference_url = f"{CHANGELIST}{record.pk}/face/image_ref1.jpg"
+    assert [f[0] for f in record.frame_strip] == [0, 2, 3, 5, 6, 8, 9, 11]
+    assert [f[1] for f in record.frame_strip] == [0, 200, 300, 500, 600, 800, 900, 1100]
+
+    client.force_login(staff("faceid.view_verificationrecord", name="reader"))
+    html = client.get(change_url(record)).content.decode()
+    assert "/face/" not in html and "data:image" not in html
+    assert "Kept: #0 at 0 ms, #2 at 200 ms" in html and "#11 at 1100 ms" in html
+    assert [client.get(url).status_code for url in (strip_url, reference_url)] == [403, 403]
+    assert FaceImageView.objects.count() == 0
+
+    user = staff("faceid.view_verificationrecord", "faceid.view_face_images")
+    client.force_login(user)
+    html = client.get(change_url(record)).content.decode()
+    assert f'src="{strip_url}"' in html and f'src="{reference_url}"' in html
+    assert "#11 · 1100 ms" in html and FaceImageView.objects.count() == 0
+    strip = client.get(strip_url)
+    assert strip.status_code == 200 and "no-store" in strip["Cache-Control"]
+    picture = load_rgb(strip.content)
+    assert picture.shape[0] == 120 and picture.shape[1] == sum(f[2] for f in record.frame_strip)
+    face = load_rgb(client.get(reference_url).content)
+    assert max(face.shape[:2]) <= 240
+    assert list(FaceImageView.objects.order_by("id").values_list("image", "record", "user")) == [
+        ("frame_strip", record.pk, user.pk), ("image_ref1", record.pk, user.pk)]
+    # what the record and its token do not keep is not found, and not logged
+    assert client.get(f"{CHANGELIST}{record.pk}/face/image_ref2.jpg").status_code == 404
+    still = records["still"]
+    assert client.get(f"{CHANGELIST}{still.pk}/face/frame_strip.jpg").status_code == 404
+    assert "keeps no frame strip" in client.get(change_url(still)).content.decode()
+    assert FaceImageView.objects.count() == 2
 
 
 def test_the_review_page_shows_the_challenge_against_what_was_detected(staff_client, records):

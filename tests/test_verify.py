@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from apps.core.crypto import decrypt_bytes
 from apps.faceid.models import BizTokenRecord, LivenessMedia, VerificationRecord
 from apps.faceid.verification import liveness_media_purge
 from apps.identity.services import identity_register
@@ -88,6 +89,15 @@ def test_still_live_same_person_passes_above_the_1e4_threshold(session, sdk_star
                                             VerificationRecord.objects.latest("id").biz_token)
     assert record.result_code == 1000 and record.best_frame_encrypted
     assert b"\xff\xd8" not in bytes(record.best_frame_encrypted)[:64]   # encrypted at rest
+    # for the operator's review (issue 15): the burst's frames, small, and the reference's face
+    assert [frame[0] for frame in record.frame_strip] == [0, 1, 2, 3, 4]   # a burst: each
+    assert b"\xff\xd8" not in bytes(record.frame_strip_encrypted)[:64]
+    strip = load_rgb(decrypt_bytes(bytes(record.frame_strip_encrypted)))
+    assert strip.shape[:2] == (120, sum(frame[2] for frame in record.frame_strip))
+    token = BizTokenRecord.objects.get(biz_token=record.biz_token)
+    faces = json.loads(decrypt_bytes(bytes(token.reference_faces_encrypted)))
+    assert list(faces) == ["image_ref1"]
+    assert max(load_rgb(base64.b64decode(faces["image_ref1"])).shape[:2]) <= 240
 
 
 def test_still_another_person_is_2000(session, sdk_start, verify):
@@ -137,6 +147,8 @@ def test_meglive_scenarios(session, sdk_start, verify, scenario, code, message, 
     assert set(attack) == {"result", "failed_check", "checks"}       # no score handed out
     record = VerificationRecord.objects.latest("id")
     assert record.attack_result == attack and record.passive is not None
+    kept = [frame[0] for frame in record.frame_strip]       # 8 frames, first and last among them
+    assert len(kept) == 8 and kept[0] == 0 and kept[-1] == record.frames - 1
 
 
 @pytest.mark.parametrize("liveness_type", ["meglive", "still"])

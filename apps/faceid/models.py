@@ -27,6 +27,10 @@ class BizTokenRecord(models.Model):
     idcard_name_digest = models.CharField(max_length=64, blank=True)
     options = models.JSONField(default=dict)
     reference_images = models.JSONField(default=dict)
+    # {name: base64 JPEG} of each reference's face crop (at most 240 px; ml/review_images.py),
+    # as JSON, Fernet-encrypted: the operator's review shows it beside the best frame. The
+    # photos themselves are not kept.
+    reference_faces_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     expires_at = models.DateTimeField()
@@ -69,6 +73,11 @@ class VerificationRecord(models.Model):
     time_used_ms = models.PositiveIntegerField(default=0)
     model_ms = models.FloatField(default=0)
     best_frame_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    # The capture's strip (ml/review_images.py frame_strip): one JPEG of up to 8 frames, 120 px
+    # high, Fernet-encrypted like the best frame; and, in clear, which frames it holds:
+    # [[index, time_ms, width_px], ...] in its order.
+    frame_strip_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    frame_strip = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -2,6 +2,8 @@
 the face picture served under its own permission with an audit row, the operator's verdict,
 and the CSV rows of the record list. The admin (apps/faceid/admin.py) only calls these."""
 
+import base64
+import json
 from dataclasses import dataclass
 from html import escape
 
@@ -18,9 +20,12 @@ from .results import SECURITY_LEVEL_FAR, checks_in_order
 FACE_IMAGES_PERMISSION = "faceid.view_face_images"
 VERDICT_PERMISSION = "faceid.add_operatorverdict"
 BEST_FRAME = "best_frame"
-# The pictures a record keeps that the review may serve (the reference photos are not kept:
-# the token record holds only their size and digest).
-FACE_IMAGES = (BEST_FRAME,)
+FRAME_STRIP = "frame_strip"
+# get_biz_token's photos, whose face crops the token record keeps (not the photos themselves)
+REFERENCE_IMAGES = ("image_ref1", "image_ref2", "image")
+# The pictures of a record that the review may serve, each by this name in its URL and in the
+# audit log.
+FACE_IMAGES = (BEST_FRAME, FRAME_STRIP, *REFERENCE_IMAGES)
 
 
 class NoSuchImage(Exception):
@@ -41,15 +46,42 @@ def face_image_serve(*, user, record: VerificationRecord, image: str,
     written (in that order: a picture that leaves is always in the log)."""
     if not may_view_face_images(user):
         raise PermissionDenied
-    if image not in FACE_IMAGES or not record.best_frame_encrypted:
-        raise NoSuchImage(image)
-    try:
-        jpeg = decrypt_bytes(bytes(record.best_frame_encrypted))
-    except DecryptionError:
-        raise NoSuchImage(image) from None
+    jpeg = _face_image(record, image)
     FaceImageView.objects.create(user=user, username=user.get_username(), record=record,
                                  image=image, client_ip=ip_or_none(client_ip))
     return jpeg
+
+
+def _face_image(record: VerificationRecord, image: str) -> bytes:
+    """The JPEG bytes of one of the record's FACE_IMAGES, decrypted; NoSuchImage when it keeps
+    none by that name."""
+    if image in REFERENCE_IMAGES:
+        face = reference_faces(record).get(image)
+        if face is None:
+            raise NoSuchImage(image)
+        return base64.b64decode(face)
+    sealed = {BEST_FRAME: record.best_frame_encrypted,
+              FRAME_STRIP: record.frame_strip_encrypted}.get(image)
+    if not sealed:
+        raise NoSuchImage(image)
+    try:
+        return decrypt_bytes(bytes(sealed))
+    except DecryptionError:
+        raise NoSuchImage(image) from None
+
+
+def reference_faces(record: VerificationRecord) -> dict[str, str]:
+    """{reference name: base64 JPEG} of the face crops the record's token record keeps; empty
+    when none (a token issued before they were kept, no photo sent, or a key that no longer
+    opens them)."""
+    token = BizTokenRecord.objects.filter(biz_token=record.biz_token).only(
+        "reference_faces_encrypted").first()
+    if token is None or not token.reference_faces_encrypted:
+        return {}
+    try:
+        return json.loads(decrypt_bytes(bytes(token.reference_faces_encrypted)))
+    except DecryptionError:
+        return {}
 
 
 def verdict_set(*, user, record: VerificationRecord, verdict: str,
@@ -179,8 +211,8 @@ def flash_plot_svg(liveness: dict, *, width: int = 560, height: int = 180) -> st
 
 
 def reference_summaries(record: VerificationRecord) -> dict:
-    """What the token record keeps of the reference photos (format, size, sha256): the photos
-    themselves are not kept, so the review cannot show them."""
+    """What the token record keeps of the reference photos (format, size, sha256); their face
+    crops are served apart (reference_faces), to those allowed."""
     token = BizTokenRecord.objects.filter(biz_token=record.biz_token).only(
         "reference_images").first()
     return dict(token.reference_images) if token is not None else {}
@@ -190,10 +222,16 @@ def review_of(record: VerificationRecord, *, user) -> dict:
     """Everything the review page shows, for this user (the face only with the permission)."""
     liveness = record.liveness or {}
     views = record.face_image_views.order_by("-viewed_at", "-id")
+    may_view_face = may_view_face_images(user)
     return {
-        "may_view_face": may_view_face_images(user),
+        "may_view_face": may_view_face,
         "has_best_frame": bool(record.best_frame_encrypted),
         "references": reference_summaries(record),
+        # only names leave here; the pictures are served (and audited) one by one
+        "reference_faces": sorted(reference_faces(record)) if may_view_face else [],
+        "has_strip": bool(record.frame_strip_encrypted),
+        "strip": [{"index": index, "time_ms": time_ms, "width": width}
+                  for index, time_ms, width in record.frame_strip or []],
         "method": liveness.get("method", ""),
         "liveness_reason": liveness.get("reason", ""),
         "challenge": liveness.get("challenge") or {},

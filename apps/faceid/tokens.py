@@ -2,6 +2,7 @@
 may call, and the answers when they may not, are the guard's (guard.py)."""
 
 import base64
+import json
 import logging
 import time
 import uuid
@@ -14,7 +15,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from apps.analysis.services import AnalysisUnavailable, references_analyse
-from apps.core.crypto import keyed_digest
+from apps.core.crypto import encrypt_bytes, keyed_digest
 from apps.core.images import CheckedImage, ImageTooLarge, ImageUnsupported, image_check
 from apps.core.metrics import BIZ_TOKENS_ISSUED
 from apps.tenants.models import ApiApp
@@ -96,6 +97,14 @@ def biz_token_permissions_check(*, app: ApiApp, params: BizTokenParams) -> None:
         data_source_permission(app)
 
 
+def _reference_faces_sealed(references: dict | None) -> bytes | None:
+    """The reference faces the worker cropped (ml/review_images.py), as one encrypted JSON
+    {name: base64 JPEG}, for the operator's review; None when there is none."""
+    faces = {name: found["face_jpeg"] for name, found in (references or {}).get("found", {}).items()
+             if found.get("face_jpeg")}
+    return encrypt_bytes(json.dumps(faces).encode()) if faces else None
+
+
 def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, CheckedImage],
                      request_id: str, client_ip: str,
                      references: dict | None = None,
@@ -145,6 +154,7 @@ def biz_token_create(*, app: ApiApp, params: BizTokenParams, images: dict[str, C
                 idcard_name_digest=keyed_digest(params.idcard_name) if idcard else "",
                 options=params.options,
                 reference_images=meta["reference_images"],
+                reference_faces_encrypted=_reference_faces_sealed(references),
                 client_ip=client_ip or None,
                 created_at=created_at,
                 expires_at=expires_at,

@@ -318,7 +318,10 @@ def _finish(app: ApiApp, session: Session, request_id: str, started: float, outc
                 liveness=liveness, frames=result.frames,
                 time_used_ms=time_used, model_ms=result.model_ms,
                 best_frame_encrypted=encrypt_bytes(base64.b64decode(best["jpeg"]))
-                if best else None)
+                if best else None,
+                frame_strip_encrypted=encrypt_bytes(base64.b64decode(result.strip["jpeg"]))
+                if result.strip else None,
+                frame_strip=result.strip["frames"] if result.strip else [])
             video_key = _media_keep(record, options, payload, best)
             lite_notify_due(biz_token=session.biz_token, now=record.created_at)
     except IntegrityError:
