@@ -67,3 +67,27 @@ def test_a_worker_counts_while_it_beats_and_not_after_it_dies(db, settings):
         os.kill(child, signal.SIGKILL)
     assert workers_alive(queue) == 1               # its last beat is still recent
     assert workers_alive(queue, now=time.time() + 3.5) == 0
+
+
+def test_metrics_count_the_tasks_waiting_on_the_queue(client, db, settings):
+    """Issue 15: /metrics says how much model work waits for a worker. Tasks sent to a queue
+    nobody consumes are counted by the broker; once taken away, the depth is 0 again."""
+    from liveness_project.celery import app
+
+    queue = f"depth-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+
+    def depth() -> float:
+        text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+        return next(float(line.split()[1]) for line in text.splitlines()
+                    if line.startswith("liveness_queue_depth "))
+
+    assert depth() == 0.0                               # nothing ever sent there
+    for _ in range(3):
+        app.send_task("analysis.no_such_task", queue=queue)
+    try:
+        assert depth() == 3.0
+    finally:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(queue)
+    assert depth() == 0.0

@@ -45,6 +45,23 @@ def workers_alive(queue: str | None = None, now: float | None = None) -> int:
                                      now - settings.WORKER_STALE_AFTER_SECONDS, "+inf"))
 
 
+def queue_depth(queue: str | None = None) -> int:
+    """Tasks waiting on `queue` (this deployment's task queue by default) that no worker has
+    taken yet, as the broker counts them (every priority list of the queue on Redis). A
+    queue nobody has sent to, or that is empty, counts 0."""
+    from kombu.exceptions import ChannelError
+
+    from liveness_project.celery import app
+
+    with app.connection_for_read() as connection:
+        try:
+            declared = connection.default_channel.queue_declare(
+                queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, passive=True)
+        except ChannelError:     # Redis drops an empty list: the queue has nothing waiting
+            return 0
+        return int(declared.message_count)
+
+
 class Heartbeat:
     """The worker's beat, on a daemon thread of its main process. It beats only once `ready`
     says so (liveness_project/celery.py: a pool process has loaded its models)."""

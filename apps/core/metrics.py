@@ -46,6 +46,11 @@ WORKERS_ALIVE = Gauge(
     multiprocess_mode="max",
 )
 
+QUEUE_DEPTH = Gauge(
+    "liveness_queue_depth", "model tasks waiting on the queue, not yet taken by a worker",
+    multiprocess_mode="max",
+)
+
 
 def metrics_exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -10,7 +10,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from .api_errors import api_error
-from .metrics import WORKERS_ALIVE, metrics_exposition
+from .metrics import QUEUE_DEPTH, WORKERS_ALIVE, metrics_exposition
 from .net import client_ip, ip_in_networks
 from .redis import redis_client
 
@@ -58,6 +58,17 @@ def _check_workers() -> str:
     return f"ok: {alive}"
 
 
+def _measure_queue() -> None:
+    """QUEUE_DEPTH as of now; left as it was when the broker does not answer (the workers'
+    and Redis's own checks say so)."""
+    from apps.analysis.workers import queue_depth
+
+    try:
+        QUEUE_DEPTH.set(queue_depth())
+    except Exception as exc:  # noqa: BLE001 - a scrape must not fail on the broker
+        logger.warning("metrics: the queue's depth could not be read: %r", exc)
+
+
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready when the database and Redis answer and at least one worker consumes the model
@@ -74,7 +85,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     networks = ",".join(settings.METRICS_ALLOWED_NETWORKS)
     if not ip_in_networks(client_ip(request), networks):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    _check_workers()                       # the gauge as of this scrape
+    _check_workers()                       # the gauges as of this scrape
+    _measure_queue()
     body, content_type = metrics_exposition()
     return HttpResponse(body, content_type=content_type)
 
