@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 
@@ -54,8 +55,10 @@ def queue_depth(queue: str | None = None) -> int:
     from liveness_project.celery import app
 
     with app.connection_for_read() as connection:
+        # kombu's channel type names only the common surface; every transport's has this
+        channel: Any = connection.default_channel
         try:
-            declared = connection.default_channel.queue_declare(
+            declared = channel.queue_declare(
                 queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, passive=True)
         except ChannelError:     # Redis drops an empty list: the queue has nothing waiting
             return 0
