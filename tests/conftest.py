@@ -1,9 +1,12 @@
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,3 +255,53 @@ def celery_worker() -> Iterator[Worker]:
     worker = start_celery_worker()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict:
+    """The environment of `make run` on a fresh machine: no DATABASE_URL (a new SQLite database
+    in a fresh var/ folder), no REDIS_URL and nothing answering on the probed port (so the
+    runner starts a Redis of its own), its own queue name."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "REDIS_KEY_PREFIX"}}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "liveness_project.settings",
+        "LIVENESS_VAR_DIR": str(tmp_path / "var"),
+        "EMBEDDED_REDIS_PROBE_PORT": str(free_port()),
+        "EMBEDDED_REDIS_PORT": str(free_port()),
+        "CELERY_QUEUE": f"embedded-{uuid.uuid4().hex[:8]}",
+    })
+    return env
+
+
+@dataclass
+class EmbeddedRun:
+    url: str
+    process: subprocess.Popen
+    output: str = ""          # all it printed, once stopped
+
+
+@contextmanager
+def embedded_service(env: dict, *, workers: int = 1) -> Iterator[EmbeddedRun]:
+    """`make run`'s service (`manage.py run_embedded`) started in `env`, waited for until
+    /readyz answers 200 (a worker has loaded its models), stopped with SIGTERM on leaving;
+    its output is in `.output` afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = EmbeddedRun(f"http://127.0.0.1:{port}", process)
+    try:
+        def ready() -> bool:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                return httpx.get(run.url + "/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 120, "the embedded service to be ready")
+        yield run
+    finally:
+        process.send_signal(signal.SIGTERM)
+        run.output, _ = process.communicate(timeout=60)

@@ -9,7 +9,10 @@ run by default, and leaving one out takes a reason written where the reader sees
 How they run: shell blocks with bash (-e, -o pipefail), Python blocks in one Python shell per
 document (the venv's python, fed block after block, as a reader pastes them), all in a folder
 laid out as a checkout (the repository's top-level entries linked in) holding a real photo as
-`face.jpg`, against a real gunicorn and Celery worker on the test database. The only changes
+`face.jpg`. The README is followed as a new integrator follows it: against the service `make
+run` starts (`manage.py run_embedded`: a new SQLite database in an empty var/, its own Redis,
+a Celery worker, gunicorn); the other documents run against a real gunicorn and Celery worker
+on the test database. The only changes
 made to a block are the placeholders a reader fills in by hand: `<api_key>`, `<api_secret>`,
 `<app_code>` (from `create_api_app`'s output where the document runs it), `<biz_token>` (the
 last one an example printed, else one issued here) and the base URL's port.
@@ -29,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import GET_BIZ_TOKEN, REPO, _server_env
+from .conftest import GET_BIZ_TOKEN, REPO, _server_env, embedded_service
 from .images import PHOTOS
 from .vendor_client import vendor_sign
 
@@ -321,8 +324,33 @@ def check_outcome(example: Example, output: str, folder: Path) -> None:
         assert len(output.strip().splitlines()) == 3, output
 
 
+README = REPO / "README.md"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("document", [d for d in DOCUMENTS if runnable(d)],
+def test_the_readme_walkthrough_runs_on_the_embedded_default(embedded_env, tmp_path):
+    """Issue 15: the README in order, as a new integrator follows it on a fresh machine: the
+    service of `make run` (`manage.py run_embedded`: a new SQLite database in an empty var/,
+    the Redis it starts itself, its Celery worker, gunicorn), then every example after it, the
+    API app they use made by the README's own create_api_app, not by the test."""
+    (tmp_path / "reader").mkdir()
+    folder = checkout_like(tmp_path / "reader")
+    with embedded_service(embedded_env) as service:
+        reader = Reader(service.url, folder, {**embedded_env, "PYTHONUNBUFFERED": "1"}, {})
+        try:
+            for example in runnable(README):
+                started = time.monotonic()
+                output = reader.run(example)
+                check_outcome(example, output, folder)
+                print(f"{example.where}: {time.monotonic() - started:.1f} s")
+        finally:
+            reader.close()
+        assert {"<api_key>", "<api_secret>", "<app_code>"} <= set(reader.values)
+    assert service.process.returncode == 0, service.output[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("document", [d for d in DOCUMENTS if runnable(d) and d != README],
                          ids=lambda d: str(d.relative_to(REPO)))
 def test_the_documents_examples_run_as_written(document, make_tenant, start_gunicorn, tmp_path):
     server = start_gunicorn(workers=2)
