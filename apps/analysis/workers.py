@@ -50,11 +50,12 @@ def queue_depth(queue: str | None = None) -> int:
     """Tasks waiting on `queue` (this deployment's task queue by default) that no worker has
     taken yet, as the broker counts them (every priority list of the queue on Redis). A
     queue nobody has sent to, or that is empty, counts 0."""
+    # the project's app, as Django's start made it current (liveness_project/__init__.py);
+    # importing liveness_project.celery here would close a circle: it imports Heartbeat
+    from celery import current_app
     from kombu.exceptions import ChannelError
 
-    from liveness_project.celery import app
-
-    with app.connection_for_read() as connection:
+    with current_app.connection_for_read() as connection:
         # kombu's channel type names only the common surface; every transport's has this
         channel: Any = connection.default_channel
         try:
