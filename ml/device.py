@@ -13,6 +13,13 @@ def torch_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def library_threads() -> int:
+    """Intra-op threads for the libraries that take a count per model (onnxruntime, LiteRT):
+    ML_THREADS, which a worker process gets from its share of the cores
+    (liveness_project/celery.py); 1 where it is not set."""
+    return max(1, int(os.environ.get("ML_THREADS", "1")))
+
+
 def threads_limit(threads: int) -> None:
     """Caps the intra-op threads of torch and OpenCV in this process (a worker process)."""
     import cv2

@@ -20,12 +20,12 @@ The fusion of the members is a separate decision; this module only reproduces ea
 """
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .device import library_threads
 from .silent_face import SilentFaceModel, crop_context
 
 MEMBERS = ("silent_face", "celeba_spoof", "hyperfas", "dtn")
@@ -50,15 +50,11 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _threads() -> int:
-    return max(1, int(os.environ.get("ML_THREADS", "1")))
-
-
 def _onnx_session(path: Path):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = library_threads()
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -200,7 +196,7 @@ class DTNMember:
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=_threads())
+        self.interpreter = Interpreter(model_path=str(path), num_threads=library_threads())
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         outputs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}

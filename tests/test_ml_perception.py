@@ -79,6 +79,41 @@ def test_different_people_score_below_the_1e3_threshold(embeddings):
             assert result.confidence < threshold, (a, b, result)
 
 
+def test_sface_runs_on_onnxruntime_as_it_runs_on_opencv(pipeline):
+    """The derived graph (ml/sface_graph.py) and our preprocessing give the embeddings OpenCV's
+    own FaceRecognizerSF gives from the shipped file, on every face of the test photos: the
+    calibrated thresholds (ml/calibration.json) were measured with those."""
+    from ml.detection import aligned_crop
+    from ml.weights import weight_path
+
+    opencv = cv2.FaceRecognizerSF.create(str(weight_path("sface")), "")
+    compared = 0
+    for name in ["obama.jpg", "obama2.jpg", "biden.jpg", "t1.jpg", "Tom_Hanks_54745.png"]:
+        detection = pipeline.detector.detect_oriented(photo(name), multi_oriented=False)
+        for face in detection.faces:
+            ours = pipeline.embedder.embed(detection.image, face)
+            crop = cv2.cvtColor(aligned_crop(detection.image, face, 112), cv2.COLOR_RGB2BGR)
+            theirs = opencv.feature(crop).reshape(-1)
+            assert float(ours @ theirs) / float(np.linalg.norm(theirs)) > 0.99999, name
+            compared += 1
+    assert compared >= 10
+
+
+def test_sface_runtime_graph_has_one_input_and_no_prelu():
+    import onnx
+
+    from ml.sface_graph import PICTURE_INPUT, runtime_graph
+    from ml.weights import weight_path
+
+    shipped = onnx.load(str(weight_path("sface")))
+    derived = onnx.load_from_string(runtime_graph(weight_path("sface")))
+    assert len(shipped.graph.input) > 100          # the file lists its weights as inputs
+    assert [value.name for value in derived.graph.input] == [PICTURE_INPUT]
+    assert "PRelu" in {node.op_type for node in shipped.graph.node}
+    assert "PRelu" not in {node.op_type for node in derived.graph.node}
+    assert len(derived.graph.initializer) == len(shipped.graph.initializer)
+
+
 def test_thresholds_grow_with_strictness():
     values = [thresholds_for("sface")[k] for k in ("1e-3", "1e-4", "1e-5", "1e-6")]
     assert values == sorted(values) and len(set(values)) == 4 and 0 < values[0] < 100
