@@ -40,7 +40,7 @@ def warm_models(**_kwargs) -> None:
     """Loads every model once in each worker process, before its first task (after the fork,
     so nothing touches CUDA in the parent). ML_WARM_WORKERS=0 skips it (the models then load
     on first use). The web process never runs this: it imports no model code."""
-    from ml.device import threads_limit
+    from ml.device import release_free_heap, threads_limit
 
     threads_limit(int(os.environ.get("ML_THREADS", "1")))
     if os.environ.get("ML_WARM_WORKERS", "1") == "0":
@@ -52,6 +52,7 @@ def warm_models(**_kwargs) -> None:
     pipeline.attribute_models  # noqa: B018 - loads the attribute models (and FaceMesh) too
     pipeline.pad  # noqa: B018 - and the anti-spoofing model
     pipeline.proposer  # noqa: B018 - and YuNet (reference photos)
+    release_free_heap()
     logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
                 os.environ.get("ML_THREADS"))
     _count_warm()

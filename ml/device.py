@@ -28,3 +28,23 @@ def threads_limit(threads: int) -> None:
     threads = max(1, threads)
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+
+
+def release_free_heap() -> bool:
+    """Hands the C heap's free pages back to the system (glibc's malloc_trim). Loading the
+    models leaves tens of MiB of freed parse buffers (the ONNX graphs, weight files read
+    whole) that glibc keeps mapped; trimmed once after loading they stop counting in every
+    worker process's RSS (docs/BENCHMARKS.md, Perception). False where the C library has no
+    malloc_trim (musl, macOS): nothing is done there."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (AttributeError, OSError):
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True
