@@ -13,6 +13,10 @@ import numpy as np
 
 STRIP_FRAMES = 8          # frames of a capture in its strip, spread evenly from first to last
 STRIP_HEIGHT = 120        # px, each frame's height in the strip
+# px, a frame's width in the strip at most: a frame wider than 4:1 (no camera's, but a client
+# sends what it likes, each side up to IMAGE_MAX_SIDE) is scaled to fit and padded above and
+# below, so the strip stays small and within JPEG's 65,500 px
+STRIP_TILE_MAX_WIDTH = 4 * STRIP_HEIGHT
 FACE_CROP_SIDE = 240      # px, the longer side of a reference's face crop at most
 FACE_CROP_MARGIN = 0.4    # of the face box's size, added on each side (hair, chin, ears)
 
@@ -45,9 +49,12 @@ def frame_strip(images: list[np.ndarray], times_ms: list[float]) -> dict | None:
     tiles = []
     for index in indices:
         height, width = images[index].shape[:2]
-        scaled = max(1, round(width * STRIP_HEIGHT / max(height, 1)))
-        tiles.append(cv2.resize(images[index], (scaled, STRIP_HEIGHT),
-                                interpolation=cv2.INTER_AREA))
+        scale = min(STRIP_HEIGHT / max(height, 1), STRIP_TILE_MAX_WIDTH / max(width, 1))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        tile = cv2.resize(images[index], size, interpolation=cv2.INTER_AREA)
+        above = (STRIP_HEIGHT - tile.shape[0]) // 2
+        tiles.append(cv2.copyMakeBorder(tile, above, STRIP_HEIGHT - tile.shape[0] - above, 0, 0,
+                                        cv2.BORDER_CONSTANT, value=(0, 0, 0)))
     return {"jpeg": jpeg_b64(np.concatenate(tiles, axis=1), quality=80),
             "frames": [[index, float(times_ms[index]), tile.shape[1]]
                        for index, tile in zip(indices, tiles, strict=True)]}
