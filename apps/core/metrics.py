@@ -41,14 +41,17 @@ FACEID_ERRORS = Counter(
     "liveness_faceid_errors_total", "FaceID surface error answers by error code", ["code"]
 )
 
+# The gauges below are set by whichever web process serves a scrape, from what it reads then;
+# under gunicorn each process keeps its own file, dead ones included, so the exposition must
+# give the value of the latest scrape ("mostrecent"), not the largest any process ever saw.
 WORKERS_ALIVE = Gauge(
     "liveness_workers_alive", "workers whose heartbeat on the model queue is recent",
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",
 )
 
 QUEUE_DEPTH = Gauge(
     "liveness_queue_depth", "model tasks waiting on the queue, not yet taken by a worker",
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",
 )
 
 
