@@ -3,6 +3,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -287,14 +288,23 @@ def embedded_service(env: dict, *, workers: int = 1) -> Iterator[EmbeddedRun]:
     /readyz answers 200 (a worker has loaded its models), stopped with SIGTERM on leaving;
     its output is in `.output` afterwards."""
     port = free_port()
+    # its output goes to a file, not a pipe: nobody reads a pipe until the end, and once the
+    # INFO lines of gunicorn and the worker (one per /readyz poll) filled its 64 KiB, every
+    # child would block on its next log line
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_embedded", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     run = EmbeddedRun(f"http://127.0.0.1:{port}", process)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()
+
     try:
         def ready() -> bool:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert process.poll() is None, output()
             try:
                 return httpx.get(run.url + "/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
@@ -304,4 +314,6 @@ def embedded_service(env: dict, *, workers: int = 1) -> Iterator[EmbeddedRun]:
         yield run
     finally:
         process.send_signal(signal.SIGTERM)
-        run.output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        run.output = output()
+        log.close()
