@@ -7,12 +7,13 @@ this module -> silent_face -> pad_score.
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .pad_members import MemberScore
 from .pad_score import PadScore, pad_scores
-from .silent_face import CropSpec, authors_patch
+from .silent_face import CropSpec, authors_patch, inference_network
 from .silent_face import build_network as build_minifas
 
 FINETUNED_FORMAT = "liveness-pad-minifas/1"
@@ -80,6 +81,8 @@ class FinetunedPadModel:
             raise ValueError(f"crop mode {mode!r}: one of {CROP_MODES}")
         self.network, self.variant, self.classes, self.crop_spec, self.mode = (
             network.eval(), variant, classes, crop, mode)
+        # batch norms folded (inference_network), made on first use
+        self._inference: Any = None
 
     @classmethod
     def load(cls, path: str | Path) -> "FinetunedPadModel":
@@ -114,9 +117,12 @@ class FinetunedPadModel:
         """Softmax over the classes, one row per crop."""
         import torch
 
+        if self._inference is None:
+            self._inference = inference_network(self.network)
+        network = self._inference
         batch = torch.from_numpy(np.stack(crops_bgr).astype(np.float32)).permute(0, 3, 1, 2)
         with torch.inference_mode():
-            return torch.softmax(self.network(batch), dim=1).numpy()
+            return torch.softmax(network(batch), dim=1).numpy()
 
     def score_crops(self, crops_bgr: list[np.ndarray]) -> list[PadScore]:
         return pad_scores(self.classes, self.probabilities(crops_bgr))

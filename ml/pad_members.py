@@ -83,7 +83,10 @@ class SilentFaceMember:
         from .weights import weight_path
 
         paths = paths or [weight_path("silent_face_v2"), weight_path("silent_face_v1se")]
-        return cls([SilentFaceModel.load(p) for p in paths])
+        models = [SilentFaceModel.load(p) for p in paths]
+        for model in models:
+            model.warm()      # batch norms folded at load, not on a worker's first verify
+        return cls(models)
 
     def probabilities(self, rgb: np.ndarray, box) -> np.ndarray:
         return np.mean([m.probabilities(rgb, box) for m in self.models], axis=0)
