@@ -96,7 +96,7 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     (tight crops among them), their portraits' simulator live captures and every attack
     species (`per_species` seeds), and the Silent-Face authors' samples."""
     from .fit_fusion import figures_of, presentations, sample_items, score_rows
-    from .pad_fusion import MARGIN_MEMBERS, PassiveDecision, feature_vector
+    from .pad_fusion import MARGIN_MEMBERS, PassiveDecision
 
     names = sorted(p.name for p in faces_dir.iterdir()
                    if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
@@ -107,8 +107,8 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     (out / "rows.json").write_text(json.dumps(rows) + "\n")
     found = [r for r in rows if r["face"]]
     # one curve for the decision and one per member (its margin: live when above 0)
-    curves = {"decision": np.array([decision.fusion.probability(feature_vector(
-        r["margins"], r["contexts"], r["own_live"])) for r in found])}
+    curves = {"decision": np.array([decision.fusion.live(r["margins"], r["contexts"],
+                                                         r["own_live"]) for r in found])}
     for name in MARGIN_MEMBERS:
         curves[name] = np.array([r["margins"][name] for r in found])
     curves["own"] = np.array([r["own_live"] for r in found])

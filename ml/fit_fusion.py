@@ -16,7 +16,9 @@ per security level (choose_thresholds): level 2,
 the default, keeps BPCER on the validation real photos at or under 5 %, then reaches the lowest
 worst-species APCER, and is the most lenient threshold that does both; level 1 is more lenient
 (up to 5 points more worst APCER); levels 3 and 4 are the strictest that keep that BPCER under
-5 % and 10 %. The bias is then shifted so that level 2 sits at 0.5. Writes ml/pad_fusion.json (with `--write`), OUT/rows.json (every score, to refit with
+5 % and 10 %. The bias is then shifted so that level 2 sits at 0.5. The real-trained
+members' veto (ml/pad_fusion.py) is set at VETO_MARGIN; the figures count the decision with it
+and, under "veto", how often it fires on its own. Writes ml/pad_fusion.json (with `--write`), OUT/rows.json (every score, to refit with
 `--rows`) and OUT/figures.json, and prints the figures as one JSON line last.
 """
 
@@ -39,6 +41,7 @@ from .pad_fusion import (
     FEATURES,
     MARGIN_MEMBERS,
     SECURITY_LEVELS,
+    VETO_MEMBERS,
     Fusion,
     PassiveDecision,
     feature_vector,
@@ -52,6 +55,11 @@ LEVEL_BPCER = {"2": 0.05, "3": 0.05, "4": 0.10}
 # The combiner's L2 penalty: the validation set is small and nearly separable, so the weights
 # are held moderate rather than grown until one member decides alone.
 L2 = 10.0
+# The real-trained members' veto (ml/pad_fusion.py VETO_MEMBERS): their margin must be under
+# this for the veto to fire. Chosen on validation: one logit beyond the lowest veto margin of
+# any validation real-photo presentation (-0.37), rounded to a half: -1.5 (a live probability
+# of 0.18 relative to each member's own threshold).
+VETO_MARGIN = -1.5
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "silent_face_samples"
 # Faces of a group photo narrower than half its widest face are not presented as selfies
 # (pad_data.selfie_frames): background people, small and out of focus.
@@ -203,7 +211,7 @@ def fit(rows: list[dict], provenance: dict, l2: float = L2) -> Fusion:
     shift = cuts[DEFAULT_LEVEL]
     thresholds = {level: 1 / (1 + math.exp(-(cuts[level] - shift))) for level in SECURITY_LEVELS}
     return Fusion({n: float(w) for n, w in zip(FEATURES, coefficients, strict=True)},
-                  float(bias - shift), thresholds, provenance)
+                  float(bias - shift), thresholds, provenance, veto_margin=VETO_MARGIN)
 
 
 def figures_of(rows: list[dict], fusion: Fusion) -> dict:
@@ -213,8 +221,8 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
     out: dict[str, Any] = {"presentations": len(rows),
                            "no_face": sum(not r["face"] for r in rows)}
     deciders: dict[str, Callable[[dict], bool]] = {
-        "decision": lambda r: fusion.probability(feature_vector(
-            r["margins"], r["contexts"], r["own_live"])) >= fusion.threshold()}
+        "decision": lambda r: fusion.live(r["margins"], r["contexts"], r["own_live"])
+        >= fusion.threshold()}
     for name in MARGIN_MEMBERS:
         if all(name in r["margins"] for r in found):     # a member --leave-out did not score
             deciders[name] = lambda r, name=name: r["margins"][name] > 0
@@ -242,7 +250,29 @@ def figures_of(rows: list[dict], fusion: Fusion) -> dict:
         worst = max(v for v in figures["apcer"].values() if v is not None)
         figures["acer"] = round((worst + (figures["bpcer_real"] or 0)) / 2, 4)
         out[who] = figures
+    if fusion.veto_margin is not None and all(n in r["margins"] for r in found
+                                              for n in VETO_MEMBERS):
+        out["veto"] = veto_figures(found, fusion)
     return out
+
+
+def veto_figures(found: list[dict], fusion: Fusion) -> dict:
+    """How often the real-trained members' veto fires on its own (whatever the combiner says):
+    on real photos and live renders (each a refused real person had the combiner accepted
+    them), per attack species, and on the authors' samples."""
+    def fired(r) -> bool:
+        return fusion.veto(r["margins"], r["contexts"]) is not None
+
+    def share(subset):
+        return round(float(np.mean([fired(r) for r in subset])), 4) if subset else None
+
+    renders = [r for r in found if r["group"] == "render"]
+    return {"margin": fusion.veto_margin,
+            "real": share([r for r in found if r["group"] == "real"]),
+            "live_renders": share([r for r in renders if r["species"] == "live"]),
+            "species": {s: share([r for r in renders if r["species"] == s])
+                        for s in ATTACK_SPECIES},
+            "samples": {r["source"]: fired(r) for r in found if r["group"] == "sample"}}
 
 
 def sample_items():

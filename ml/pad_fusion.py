@@ -14,6 +14,17 @@ trained with is *left out* (its margin counts as 0, "no opinion") rather than fe
 the context it learned from. The fused probability is shifted so that the default operating
 point (security level 2) is 0.5; the other levels have their own thresholds on it.
 
+The real-trained members' veto: the combiner, fitted on simulator attacks, gives Silent-Face and
+CelebA-Spoof no weight (they miss most simulator species), yet they are the members that learned
+from real prints and screens (their README: real screen replays are caught by nearly all
+models). So when every one of VETO_MEMBERS that has its context is confident the face is an
+attack (its margin below the fusion file's `veto_margin`), the face is an attack whatever the
+combiner says: the fused probability becomes at most that of the least sure of them (and at
+most half the lowest level's threshold). It is consulted only when the combiner would accept the face at
+some level (below the lowest threshold it could change no verdict), so a worker scores those
+two members only for faces that need them. Measured on the fit's presentations
+(docs/LIVENESS.md): it refuses none of 977 real-photo presentations.
+
 The attack species (print / replay / mask / blend) and the synthetic-picture probability come
 from our own member (ml/weights/pad_own.pt, fine-tuned by ml/finetune_pad.py from the
 Silent-Face authors' weights), the only member that names species.
@@ -40,6 +51,8 @@ MARGIN_CLIP = 8.0
 # (1.0-1.3x the box) and refused some real faces (docs/LIVENESS.md).
 CONTEXT_FLOOR = 0.8
 SECURITY_LEVELS = ("1", "2", "3", "4")
+# The real-trained members whose shared confidence of "attack" overrules the combiner.
+VETO_MEMBERS = ("silent_face", "celeba_spoof")
 DEFAULT_LEVEL = "2"
 
 
@@ -81,6 +94,8 @@ class Fusion:
     bias: float
     thresholds: dict[str, float]         # per security level, on the fused probability
     provenance: dict = field(default_factory=dict)
+    # VETO_MEMBERS' margin under which they overrule the combiner; None: no veto
+    veto_margin: float | None = None
 
     @classmethod
     def load(cls, path: Path = FUSION_FILE) -> "Fusion":
@@ -88,17 +103,50 @@ class Fusion:
         if set(data["weights"]) != set(FEATURES):
             raise ValueError(f"{path}: weights for {sorted(data['weights'])}, expected "
                              f"{sorted(FEATURES)}")
+        veto = data.get("veto_margin")
         return cls(data["weights"], float(data["bias"]), data["thresholds"],
-                   data.get("provenance", {}))
+                   data.get("provenance", {}), None if veto is None else float(veto))
 
     def save(self, path: Path = FUSION_FILE) -> None:
         Path(path).write_text(json.dumps(
             {"weights": self.weights, "bias": self.bias, "thresholds": self.thresholds,
-             "provenance": self.provenance}, indent=2) + "\n")
+             "veto_margin": self.veto_margin, "provenance": self.provenance}, indent=2) + "\n")
 
     def probability(self, features: np.ndarray) -> float:
+        """The combiner's probability alone (no veto): what the fit weighs."""
         weights = np.asarray([self.weights[name] for name in FEATURES])
         return float(1 / (1 + math.exp(-(float(features @ weights) + self.bias))))
+
+    def lowest_threshold(self) -> float:
+        return min(float(t) for t in self.thresholds.values())
+
+    def needs_veto(self, probability: float) -> bool:
+        """Whether the veto could change a verdict of this combiner probability."""
+        return self.veto_margin is not None and probability >= self.lowest_threshold()
+
+    def veto(self, margins: dict[str, float], contexts: dict[str, float]) -> float | None:
+        """The live probability the veto caps the decision at, or None when it does not fire:
+        it fires when at least one of VETO_MEMBERS was scored with its context and every such
+        one's margin is below veto_margin. The cap is the probability (relative to its own
+        threshold) of the least sure of them, and at most half the lowest level's threshold,
+        so that every security level refuses the face."""
+        if self.veto_margin is None:
+            return None
+        kept = [margins[n] for n in VETO_MEMBERS
+                if n in margins and contexts[n] >= CONTEXT_FLOOR]
+        if not kept or max(kept) >= self.veto_margin:
+            return None
+        return min(1 / (1 + math.exp(-max(kept))), self.lowest_threshold() / 2)
+
+    def live(self, margins: dict[str, float], contexts: dict[str, float],
+             own_live: float) -> float:
+        """The decision's probability of live: the combiner's, capped by the veto when it
+        fires (margins of VETO_MEMBERS may be absent when the combiner's alone decides)."""
+        probability = self.probability(feature_vector(margins, contexts, own_live))
+        if not self.needs_veto(probability):
+            return probability
+        capped = self.veto(margins, contexts)
+        return probability if capped is None else min(probability, capped)
 
     def threshold(self, level: str = DEFAULT_LEVEL) -> float:
         return float(self.thresholds[str(level)])
@@ -106,22 +154,31 @@ class Fusion:
 
 @dataclass(frozen=True)
 class PassiveScore(PadScore):
-    """`live`: the fused probability; `probabilities`: our own model's species probabilities;
-    `members`: each member run (those the combiner weighs, in a worker) with its own score,
-    verdict, margin and context, and whether it was left out for want of context."""
+    """`live`: the fused probability (the veto applied); `probabilities`: our own model's
+    species probabilities; `members`: each member run (those the combiner weighs, in a worker,
+    and the veto's when the face needed them) with its own score, verdict, margin and context,
+    and whether it was left out for want of context; `veto`: whether the veto fired."""
 
     members: dict = field(default_factory=dict)
+    # the real-trained members' veto when its members were scored: {"fired", "margin"}
+    veto: dict = field(default_factory=dict)
 
 
 class PassiveDecision:
     """The default passive anti-spoofing decision of the workers (one per process)."""
 
-    def __init__(self, members: dict, own, fusion: Fusion | None):
+    def __init__(self, members: dict, own, fusion: Fusion | None, veto_members: dict | None = None):
         if fusion is not None:
             missing = [n for n in MARGIN_MEMBERS if fusion.weights[n] and n not in members]
             if missing:
                 raise ValueError(f"the combiner weighs {missing}, which were not loaded")
         self.members, self.own, self.fusion = members, own, fusion
+        # the veto's members not among `members`: scored only for faces the veto could change
+        self.veto_members = veto_members or {}
+        if fusion is not None and fusion.veto_margin is not None:
+            missing = [n for n in VETO_MEMBERS if n not in members and n not in self.veto_members]
+            if missing:
+                raise ValueError(f"the veto needs {missing}, which were not loaded")
 
     @classmethod
     def load(cls, *, fused: bool = True, every_member: bool = False,
@@ -140,11 +197,20 @@ class PassiveDecision:
         names = tuple(n for n in MARGIN_MEMBERS if n not in leave_out)
         if fusion is not None and not every_member:
             names = tuple(n for n in names if fusion.weights[n])
+        veto_names: tuple[str, ...] = ()
+        if fusion is not None and fusion.veto_margin is not None:
+            veto_names = tuple(n for n in VETO_MEMBERS if n not in names)
         return cls(load_margin_members(names=names),
-                   FinetunedPadModel.load(weight_path("pad_own")), fusion)
+                   FinetunedPadModel.load(weight_path("pad_own")), fusion,
+                   load_margin_members(names=veto_names) if veto_names else {})
+
+    def _fitted(self) -> Fusion:
+        if self.fusion is None:
+            raise ValueError("this decision was loaded without its combiner (fused=False)")
+        return self.fusion
 
     def threshold(self, level: str = DEFAULT_LEVEL) -> float:
-        return self.fusion.threshold(level)
+        return self._fitted().threshold(level)
 
     def member_scores(self, rgb: np.ndarray, box) -> tuple[dict, PadScore]:
         return {n: m.score(rgb, box) for n, m in self.members.items()}, self.own.score(rgb, box)
@@ -152,22 +218,42 @@ class PassiveDecision:
     def fuse(self, scores: dict, own: PadScore) -> PassiveScore:
         margins = {n: s.margin for n, s in scores.items()}
         contexts = {n: s.context for n, s in scores.items()}
-        live = self.fusion.probability(feature_vector(margins, contexts, own.live))
+        fusion = self._fitted()
+        live = fusion.live(margins, contexts, own.live)
         members = {n: {**s.as_dict(), "left_out": s.context < CONTEXT_FLOOR}
                    for n, s in scores.items()}
         members["own"] = {"score": round(own.live, 6), "threshold": 0.5,
                           "live": own.live >= 0.5, "margin": round(_logit(own.live), 4)}
-        return PassiveScore(live, own.probabilities, members)
+        veto = {}
+        if any(n in scores for n in VETO_MEMBERS) and fusion.veto_margin is not None:
+            veto = {"fired": fusion.veto(margins, contexts) is not None,
+                    "margin": fusion.veto_margin}
+        return PassiveScore(live, own.probabilities, members, veto)
+
+    def _needs_veto(self, scores: dict, own: PadScore) -> bool:
+        if not self.veto_members:
+            return False
+        margins = {n: s.margin for n, s in scores.items()}
+        contexts = {n: s.context for n, s in scores.items()}
+        fusion = self._fitted()
+        return fusion.needs_veto(fusion.probability(feature_vector(margins, contexts, own.live)))
 
     def score(self, rgb: np.ndarray, box) -> PassiveScore:
-        return self.fuse(*self.member_scores(rgb, box))
+        return self.score_many([(rgb, box)])[0]
 
-    def score_many(self, faces: list[tuple[np.ndarray, tuple]]) -> list[PassiveScore]:
+    def score_many(self, faces: list[tuple[np.ndarray, tuple]], *,
+                   veto_on: int | None = None) -> list[PassiveScore]:
         """`score` of several (picture, box) pairs; members that can (ours) run their network
-        once over all of them."""
+        once over all of them. The veto's members score only the faces the combiner would
+        accept at some level; with `veto_on`, only that face (a still burst's best frame:
+        ml/session.py) may consult them."""
         if not faces:
             return []
         columns = {n: score_faces(m, faces) for n, m in self.members.items()}
         own = score_faces(self.own, faces)
-        return [self.fuse({n: scores[i] for n, scores in columns.items()}, own[i])
-                for i in range(len(faces))]
+        each = [{n: scores[i] for n, scores in columns.items()} for i in range(len(faces))]
+        for i, scores in enumerate(each):
+            if veto_on in (None, i) and self._needs_veto(scores, own[i]):
+                rgb, box = faces[i]
+                scores.update({n: m.score(rgb, box) for n, m in self.veto_members.items()})
+        return [self.fuse(scores, own[i]) for i, scores in enumerate(each)]

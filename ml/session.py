@@ -12,6 +12,7 @@ import numpy as np
 from .detection import box_iou
 from .image import load_rgb
 from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
+from .pad_fusion import PassiveDecision
 from .pad_score import score_faces
 from .pipeline import perception
 from .review_images import face_crop_jpeg, frame_strip, jpeg_b64
@@ -133,6 +134,8 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
                    "passed": passive_passed, "probabilities": pad.probabilities}
     if getattr(pad, "members", None):
         out.passive["members"] = pad.members
+    if getattr(pad, "veto", None):
+        out.passive["veto"] = pad.veto
     if burst:
         out.passive["frames"] = burst
     liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track)
@@ -217,7 +220,9 @@ def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
     on its own; an attack must fool most frames). Returns the best frame's score with the
     combined `live`, and each judged frame's index and score. Faces the best-frame search
     already found (`largest_faces`) are not detected again; the judged frames are scored in one
-    call (the decision's own networks run once over all of them)."""
+    call (the decision's own networks run once over all of them). The real-trained members'
+    veto (ml/pad_fusion.py) is consulted on the best frame only, and refuses the capture when
+    it fires there."""
     from dataclasses import replace
 
     others = [i for i in np.linspace(0, len(images) - 1, STILL_FRAMES_JUDGED).round().astype(int)
@@ -233,8 +238,17 @@ def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
             face = found[0] if found else None
         if face is not None:
             judged.append((index, face))
-    scores = score_faces(pipeline.pad, [(images[i], face.box) for i, face in judged])
+    pictures = [(images[i], face.box) for i, face in judged]
+    if isinstance(pipeline.pad, PassiveDecision):
+        # the real-trained members' veto judges the best frame only (their ~20 ms a frame
+        # are spent once a capture), and when it fires the capture is refused whatever the
+        # other frames say: the median alone would outvote one vetoed frame
+        scores = pipeline.pad.score_many(pictures, veto_on=0)
+    else:
+        scores = score_faces(pipeline.pad, pictures)
     combined = float(np.median([score.live for score in scores]))
+    if getattr(scores[0], "veto", {}).get("fired"):
+        combined = min(combined, scores[0].live)
     frames = [{"index": i, "live": round(score.live, 6)}
               for (i, _), score in sorted(zip(judged, scores, strict=True), key=lambda x: x[0][0])]
     return replace(scores[0], live=combined), frames

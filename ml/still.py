@@ -41,6 +41,8 @@ def still_analyse(rgb: np.ndarray, *, attributes: bool = False, multi_oriented: 
     }
     if getattr(pad, "members", None):
         summary["pad"]["members"] = pad.members
+    if getattr(pad, "veto", None):
+        summary["pad"]["veto"] = pad.veto
     if attributes and summary["analysable"]:
         found = pipeline.attribute_models.attributes(image, face)
         if found.face_shape is None:  # the face mesh could not be fitted

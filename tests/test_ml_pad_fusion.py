@@ -18,6 +18,7 @@ from ml.pad_fusion import (
     FUSION_FILE,
     MARGIN_MEMBERS,
     SECURITY_LEVELS,
+    VETO_MEMBERS,
     Fusion,
     PassiveDecision,
     feature_vector,
@@ -121,11 +122,67 @@ def test_a_fusion_file_with_missing_members_is_refused(tmp_path):
 
 
 def test_the_decision_runs_and_reports_the_members_the_combiner_weighs():
+    """T1 (live): the members the combiner weighs, and the veto's, consulted because the
+    combiner accepts the face; the veto does not fire. F1 (a print the combiner refuses at
+    every level): the veto's members are not even run."""
     score = fused(load_rgb(SAMPLES / "image_T1.jpg"))
     weighed = {n for n, w in Fusion.load().weights.items() if w}
-    assert set(score.members) == weighed
+    assert set(score.members) == weighed | set(VETO_MEMBERS)
     assert all("margin" in m and "live" in m for m in score.members.values())
     assert set(score.probabilities) == {"live", "print", "replay", "mask", "blend"}
+    assert score.veto == {"fired": False, "margin": Fusion.load().veto_margin}
+    refused = fused(load_rgb(SAMPLES / "image_F1.jpg"))
+    assert set(refused.members) == weighed and refused.veto == {}
+
+
+def _veto_fusion() -> Fusion:
+    """A combiner that trusts only our own member, with the committed thresholds and veto."""
+    committed = Fusion.load()
+    weights = dict.fromkeys(FEATURES, 0.0) | {"own": 1.0}
+    return Fusion(weights, 0.0, committed.thresholds, veto_margin=committed.veto_margin)
+
+
+def test_the_veto_fires_when_every_real_trained_member_with_its_context_is_sure():
+    fusion = _veto_fusion()
+    lowest = fusion.lowest_threshold()
+    sure, unsure = fusion.veto_margin - 0.5, fusion.veto_margin + 0.5
+    kept = dict.fromkeys(MARGIN_MEMBERS, 1.0)
+    live_own = 0.99                                  # the combiner alone: live at every level
+    assert fusion.live({}, {}, live_own) == pytest.approx(0.99)
+    both_sure = {"silent_face": sure, "celeba_spoof": sure - 3}
+    capped = fusion.live(both_sure, kept, live_own)
+    assert capped < lowest                           # an attack at every security level
+    assert capped == pytest.approx(min(1 / (1 + np.exp(-sure)), lowest / 2))
+    # one of them unsure: no veto
+    assert fusion.live({"silent_face": sure, "celeba_spoof": unsure}, kept, live_own) \
+        == pytest.approx(0.99)
+    # a member without its context has no say; the other decides alone
+    tight = kept | {"silent_face": CONTEXT_FLOOR - 0.1}
+    assert fusion.live({"silent_face": 9.0, "celeba_spoof": sure}, tight, live_own) < lowest
+    # both without context (a tight crop): no veto
+    tighter = tight | {"celeba_spoof": CONTEXT_FLOOR - 0.1}
+    assert fusion.live(both_sure, tighter, live_own) == pytest.approx(0.99)
+    # a face the combiner refuses at every level keeps its own probability
+    assert fusion.live(both_sure, kept, 0.1) == pytest.approx(0.1)
+
+
+def test_a_fired_veto_refuses_at_every_level_whatever_the_thresholds():
+    """With thresholds far below the members' own (a lenient level 1 of 0.05), a fired veto
+    still brings the face under every one of them."""
+    weights = dict.fromkeys(FEATURES, 0.0) | {"own": 1.0}
+    lenient = Fusion(weights, 0.0, {"1": 0.05, "2": 0.5, "3": 0.8, "4": 0.9}, veto_margin=-1.5)
+    kept = dict.fromkeys(MARGIN_MEMBERS, 1.0)
+    capped = lenient.live({"silent_face": -1.6, "celeba_spoof": -2.0}, kept, 0.99)
+    assert capped < 0.05
+
+
+@pytest.mark.parametrize("name,fires", [("F1", True), ("F2", True), ("T1", False)])
+def test_the_veto_on_the_authors_samples(name, fires):
+    """Silent-Face and CelebA-Spoof, trained on real attacks, are sure of the authors' real
+    print and phone screen (on F2 Silent-Face lacks its context: CelebA-Spoof alone decides)."""
+    rgb = load_rgb(SAMPLES / f"image_{name}.jpg")
+    score = every_member_decision().score(rgb, detector().detect(rgb)[0].box)
+    assert score.veto["fired"] is fires
 
 
 @cache
