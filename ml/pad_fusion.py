@@ -157,7 +157,9 @@ class PassiveScore(PadScore):
     """`live`: the fused probability (the veto applied); `probabilities`: our own model's
     species probabilities; `members`: each member run (those the combiner weighs, in a worker,
     and the veto's when the face needed them) with its own score, verdict, margin and context,
-    and whether it was left out for want of context; `veto`: whether the veto fired."""
+    and whether it was left out for want of context; `veto`: when the veto's members were
+    scored, whether they were sure of an attack (`fired`, the veto's own verdict on this face;
+    it lowers `live` only where the combiner would have accepted the face) and its margin."""
 
     members: dict = field(default_factory=dict)
     # the real-trained members' veto when its members were scored: {"fired", "margin"}
@@ -245,15 +247,18 @@ class PassiveDecision:
                    veto_on: int | None = None) -> list[PassiveScore]:
         """`score` of several (picture, box) pairs; members that can (ours) run their network
         once over all of them. The veto's members score only the faces the combiner would
-        accept at some level; with `veto_on`, only that face (a still burst's best frame:
-        ml/session.py) may consult them."""
+        accept at some level; with `veto_on`, that face alone, whatever the combiner says of
+        it (a still burst's best frame, ml/session.py: the burst's median may pass though the
+        best frame alone would not, so the veto's verdict on it is always wanted)."""
         if not faces:
             return []
         columns = {n: score_faces(m, faces) for n, m in self.members.items()}
         own = score_faces(self.own, faces)
         each = [{n: scores[i] for n, scores in columns.items()} for i in range(len(faces))]
         for i, scores in enumerate(each):
-            if veto_on in (None, i) and self._needs_veto(scores, own[i]):
+            wanted = (i == veto_on if veto_on is not None
+                      else self._needs_veto(scores, own[i]))
+            if wanted and self.veto_members:
                 rgb, box = faces[i]
                 scores.update({n: m.score(rgb, box) for n, m in self.veto_members.items()})
         return [self.fuse(scores, own[i]) for i, scores in enumerate(each)]

@@ -249,7 +249,7 @@ class SilentFaceModel:
 
     def __init__(self, network, variant: str, crop: CropSpec):
         self.network, self.variant, self.crop = network.eval(), variant, crop
-        self._inference = None      # the frozen trace, made on first use (or by warm)
+        self._inference = None      # inference_network's folded copy, made by warm
 
     def warm(self):
         """The network for inference (inference_network), made once."""

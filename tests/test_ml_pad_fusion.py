@@ -307,3 +307,24 @@ def test_pictures_scored_together_score_as_they_do_alone():
         for species, p in alone.probabilities.items():
             assert abs(score.probabilities[species] - p) < 1e-5
     assert [s.live >= 0.5 for s in together] == [False, True, True]
+
+
+def test_a_burst_whose_best_frame_the_veto_refuses_is_refused_whatever_its_median():
+    """ml/session.py's still burst: the authors' real print F1 as the best frame among two
+    live frames (T1). The combiner refuses F1 at every level, yet the median of the three is
+    live; the veto is asked about the best frame whatever the combiner said of it, fires
+    (Silent-Face and CelebA-Spoof are sure of F1), and the capture is refused. Without the
+    veto's answer the same burst passes."""
+    from ml.pipeline import perception
+    from ml.session import _burst_score
+
+    pipeline = perception()
+    print_, live = load_rgb(SAMPLES / "image_F1.jpg"), load_rgb(SAMPLES / "image_T1.jpg")
+    best_face = pipeline.detector.detect(print_)[0]
+    combined, frames = _burst_score(pipeline, [print_, live, live], 0, best_face, {})
+    assert len(frames) == 3
+    assert combined.veto["fired"] is True
+    assert combined.live < pipeline.pad.threshold("1")
+    unvetoed = pipeline.pad.score_many([(print_, best_face.box)] + [
+        (live, pipeline.detector.detect(live)[0].box)] * 2, veto_on=None)
+    assert float(np.median([s.live for s in unvetoed])) >= pipeline.pad.threshold("2")
