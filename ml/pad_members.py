@@ -55,6 +55,9 @@ def _onnx_session(path: Path):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = library_threads()
+    # its threads sleep when idle instead of spinning: a worker shares the cores with the web
+    # and the other libraries, and spinning threads took cores they needed (docs/BENCHMARKS.md)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
