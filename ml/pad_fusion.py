@@ -51,8 +51,10 @@ MARGIN_CLIP = 8.0
 # (1.0-1.3x the box) and refused some real faces (docs/LIVENESS.md).
 CONTEXT_FLOOR = 0.8
 SECURITY_LEVELS = ("1", "2", "3", "4")
-# The real-trained members whose shared confidence of "attack" overrules the combiner.
-VETO_MEMBERS = ("silent_face", "celeba_spoof")
+# The real-trained members whose shared confidence of "attack" overrules the combiner, in the
+# order a worker scores them: the cheaper first (CelebA-Spoof ~10 ms, Silent-Face ~17 ms), and
+# the next only while the veto can still fire.
+VETO_MEMBERS = ("celeba_spoof", "silent_face")
 DEFAULT_LEVEL = "2"
 
 
@@ -137,6 +139,13 @@ class Fusion:
         if not kept or max(kept) >= self.veto_margin:
             return None
         return min(1 / (1 + math.exp(-max(kept))), self.lowest_threshold() / 2)
+
+    def veto_ruled_out(self, margins: dict[str, float], contexts: dict[str, float]) -> bool:
+        """Whether a member already scored settles that the veto cannot fire: one of
+        VETO_MEMBERS with its context that is not sure of an attack."""
+        return self.veto_margin is None or any(
+            n in margins and contexts[n] >= CONTEXT_FLOOR and margins[n] >= self.veto_margin
+            for n in VETO_MEMBERS)
 
     def live(self, margins: dict[str, float], contexts: dict[str, float],
              own_live: float) -> float:
@@ -240,6 +249,18 @@ class PassiveDecision:
         fusion = self._fitted()
         return fusion.needs_veto(fusion.probability(feature_vector(margins, contexts, own.live)))
 
+    def _score_veto_members(self, scores: dict, rgb: np.ndarray, box) -> None:
+        """Adds the veto's members' scores, in VETO_MEMBERS' order, until one settles that the
+        veto cannot fire (on a live face, usually the first: the second is then not run)."""
+        fusion = self._fitted()
+        for name in VETO_MEMBERS:
+            margins = {n: s.margin for n, s in scores.items()}
+            contexts = {n: s.context for n, s in scores.items()}
+            if fusion.veto_ruled_out(margins, contexts):
+                return
+            if name in self.veto_members:
+                scores[name] = self.veto_members[name].score(rgb, box)
+
     def score(self, rgb: np.ndarray, box) -> PassiveScore:
         return self.score_many([(rgb, box)])[0]
 
@@ -259,6 +280,5 @@ class PassiveDecision:
             wanted = (i == veto_on if veto_on is not None
                       else self._needs_veto(scores, own[i]))
             if wanted and self.veto_members:
-                rgb, box = faces[i]
-                scores.update({n: m.score(rgb, box) for n, m in self.veto_members.items()})
+                self._score_veto_members(scores, *faces[i])
         return [self.fuse(scores, own[i]) for i, scores in enumerate(each)]

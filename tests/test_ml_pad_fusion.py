@@ -122,12 +122,14 @@ def test_a_fusion_file_with_missing_members_is_refused(tmp_path):
 
 
 def test_the_decision_runs_and_reports_the_members_the_combiner_weighs():
-    """T1 (live): the members the combiner weighs, and the veto's, consulted because the
-    combiner accepts the face; the veto does not fire. F1 (a print the combiner refuses at
-    every level): the veto's members are not even run."""
+    """T1 (live): the members the combiner weighs, and the veto's first (CelebA-Spoof),
+    consulted because the combiner accepts the face; it is not sure of an attack, so the veto
+    cannot fire and Silent-Face is not run. F1 (a print the combiner refuses at every level):
+    the veto's members are not even run."""
     score = fused(load_rgb(SAMPLES / "image_T1.jpg"))
     weighed = {n for n, w in Fusion.load().weights.items() if w}
-    assert set(score.members) == weighed | set(VETO_MEMBERS)
+    assert VETO_MEMBERS[0] == "celeba_spoof"
+    assert set(score.members) == weighed | {"celeba_spoof"}
     assert all("margin" in m and "live" in m for m in score.members.values())
     assert set(score.probabilities) == {"live", "print", "replay", "mask", "blend"}
     assert score.veto == {"fired": False, "margin": Fusion.load().veto_margin}
@@ -324,6 +326,7 @@ def test_a_burst_whose_best_frame_the_veto_refuses_is_refused_whatever_its_media
     combined, frames = _burst_score(pipeline, [print_, live, live], 0, best_face, {})
     assert len(frames) == 3
     assert combined.veto["fired"] is True
+    assert set(VETO_MEMBERS) <= set(combined.members)   # CelebA-Spoof sure: Silent-Face asked
     assert combined.live < pipeline.pad.threshold("1")
     unvetoed = pipeline.pad.score_many([(print_, best_face.box)] + [
         (live, pipeline.detector.detect(live)[0].box)] * 2, veto_on=None)
