@@ -20,6 +20,21 @@ def library_threads() -> int:
     return max(1, int(os.environ.get("ML_THREADS", "1")))
 
 
+def onnx_session_options():
+    """onnxruntime's options for a model run in a worker: library_threads() intra-op threads
+    that sleep when idle instead of spinning (a worker shares the cores with the web and the
+    other libraries, and spinning threads took cores they needed: docs/BENCHMARKS.md), one
+    inter-op thread, errors logged only."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = library_threads()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
 def threads_limit(threads: int) -> None:
     """Caps the intra-op threads of torch and OpenCV in this process (a worker process)."""
     import cv2

@@ -30,19 +30,13 @@ class SFaceEmbedder:
     def __init__(self):
         import onnxruntime
 
-        from .device import library_threads
+        from .device import onnx_session_options
         from .sface_graph import PICTURE_INPUT, runtime_graph
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = library_threads()
-        # its threads sleep when idle instead of spinning: a worker shares the cores with the web
-        # and the other libraries, and spinning threads took cores they needed (docs/BENCHMARKS.md)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.inter_op_num_threads = 1
+        options = onnx_session_options()
         # the int8 weights are dequantized once, at load, instead of kept as QDQ pairs that
         # onnxruntime would dequantize on every call (no activation here is quantized)
         options.add_session_config_entry("session.disable_quant_qdq", "1")
-        options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(
             runtime_graph(weight_path("sface")), options, providers=["CPUExecutionProvider"])
         self._input = PICTURE_INPUT

@@ -7,7 +7,6 @@ this module -> silent_face -> pad_score.
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -81,8 +80,7 @@ class FinetunedPadModel:
             raise ValueError(f"crop mode {mode!r}: one of {CROP_MODES}")
         self.network, self.variant, self.classes, self.crop_spec, self.mode = (
             network.eval(), variant, classes, crop, mode)
-        # batch norms folded (inference_network), made on first use
-        self._inference: Any = None
+        self._inference = inference_network(self.network)
 
     @classmethod
     def load(cls, path: str | Path) -> "FinetunedPadModel":
@@ -117,12 +115,9 @@ class FinetunedPadModel:
         """Softmax over the classes, one row per crop."""
         import torch
 
-        if self._inference is None:
-            self._inference = inference_network(self.network)
-        network = self._inference
         batch = torch.from_numpy(np.stack(crops_bgr).astype(np.float32)).permute(0, 3, 1, 2)
         with torch.inference_mode():
-            return torch.softmax(network(batch), dim=1).numpy()
+            return torch.softmax(self._inference(batch), dim=1).numpy()
 
     def score_crops(self, crops_bgr: list[np.ndarray]) -> list[PadScore]:
         return pad_scores(self.classes, self.probabilities(crops_bgr))

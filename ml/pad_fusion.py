@@ -193,26 +193,28 @@ class PassiveDecision:
 
     @classmethod
     def load(cls, *, fused: bool = True, every_member: bool = False,
-             leave_out=()) -> "PassiveDecision":
+             leave_out=(), fusion_file: Path = FUSION_FILE, own: Path | None = None,
+             texture: Path | None = None) -> "PassiveDecision":
         """The members from the committed weights and the combiner. A worker's decision loads
         and runs only the members the combiner weighs: one with weight 0 cannot move the fused
         probability (its feature counts 0 either way), and running the three the committed fit
         leaves out cost ~20 ms a picture and their memory (docs/BENCHMARKS.md).
         `every_member=True` runs them all, for reports per member (ml.evaluate);
         `fused=False` (for fitting) skips the combiner file and loads every member but those
-        in `leave_out`."""
+        in `leave_out`. `fusion_file`, `own` and `texture` name a candidate's parts in place of
+        the committed ones (scripts/still_sessions.py)."""
         from .pad_finetuned import FinetunedPadModel
         from .weights import weight_path
 
-        fusion = Fusion.load() if fused else None
+        fusion = Fusion.load(fusion_file) if fused else None
         names = tuple(n for n in MARGIN_MEMBERS if n not in leave_out)
         if fusion is not None and not every_member:
             names = tuple(n for n in names if fusion.weights[n])
         veto_names: tuple[str, ...] = ()
         if fusion is not None and fusion.veto_margin is not None:
             veto_names = tuple(n for n in VETO_MEMBERS if n not in names)
-        return cls(load_margin_members(names=names),
-                   FinetunedPadModel.load(weight_path("pad_own")), fusion,
+        return cls(load_margin_members(texture, names=names),
+                   FinetunedPadModel.load(own or weight_path("pad_own")), fusion,
                    load_margin_members(names=veto_names) if veto_names else {})
 
     def _fitted(self) -> Fusion:
@@ -226,9 +228,13 @@ class PassiveDecision:
     def member_scores(self, rgb: np.ndarray, box) -> tuple[dict, PadScore]:
         return {n: m.score(rgb, box) for n, m in self.members.items()}, self.own.score(rgb, box)
 
+    @staticmethod
+    def _margins_and_contexts(scores: dict) -> tuple[dict, dict]:
+        return ({n: s.margin for n, s in scores.items()},
+                {n: s.context for n, s in scores.items()})
+
     def fuse(self, scores: dict, own: PadScore) -> PassiveScore:
-        margins = {n: s.margin for n, s in scores.items()}
-        contexts = {n: s.context for n, s in scores.items()}
+        margins, contexts = self._margins_and_contexts(scores)
         fusion = self._fitted()
         live = fusion.live(margins, contexts, own.live)
         members = {n: {**s.as_dict(), "left_out": s.context < CONTEXT_FLOOR}
@@ -242,10 +248,7 @@ class PassiveDecision:
         return PassiveScore(live, own.probabilities, members, veto)
 
     def _needs_veto(self, scores: dict, own: PadScore) -> bool:
-        if not self.veto_members:
-            return False
-        margins = {n: s.margin for n, s in scores.items()}
-        contexts = {n: s.context for n, s in scores.items()}
+        margins, contexts = self._margins_and_contexts(scores)
         fusion = self._fitted()
         return fusion.needs_veto(fusion.probability(feature_vector(margins, contexts, own.live)))
 
@@ -254,9 +257,7 @@ class PassiveDecision:
         veto cannot fire (on a live face, usually the first: the second is then not run)."""
         fusion = self._fitted()
         for name in VETO_MEMBERS:
-            margins = {n: s.margin for n, s in scores.items()}
-            contexts = {n: s.context for n, s in scores.items()}
-            if fusion.veto_ruled_out(margins, contexts):
+            if fusion.veto_ruled_out(*self._margins_and_contexts(scores)):
                 return
             if name in self.veto_members:
                 scores[name] = self.veto_members[name].score(rgb, box)
@@ -277,8 +278,9 @@ class PassiveDecision:
         own = score_faces(self.own, faces)
         each = [{n: scores[i] for n, scores in columns.items()} for i in range(len(faces))]
         for i, scores in enumerate(each):
-            wanted = (i == veto_on if veto_on is not None
-                      else self._needs_veto(scores, own[i]))
-            if wanted and self.veto_members:
+            if not self.veto_members:
+                break
+            wanted = (i == veto_on) if veto_on is not None else self._needs_veto(scores, own[i])
+            if wanted:
                 self._score_veto_members(scores, *faces[i])
         return [self.fuse(scores, own[i]) for i, scores in enumerate(each)]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .device import library_threads
+from .device import library_threads, onnx_session_options
 from .silent_face import SilentFaceModel, crop_context
 
 MEMBERS = ("silent_face", "celeba_spoof", "hyperfas", "dtn")
@@ -53,13 +53,8 @@ def _logit(p: float) -> float:
 def _onnx_session(path: Path):
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = library_threads()
-    # its threads sleep when idle instead of spinning: a worker shares the cores with the web
-    # and the other libraries, and spinning threads took cores they needed (docs/BENCHMARKS.md)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), onnx_session_options(),
+                                        providers=["CPUExecutionProvider"])
 
 
 def _square_context(box, side: float, picture_size: tuple[int, int]) -> float:
@@ -86,10 +81,7 @@ class SilentFaceMember:
         from .weights import weight_path
 
         paths = paths or [weight_path("silent_face_v2"), weight_path("silent_face_v1se")]
-        models = [SilentFaceModel.load(p) for p in paths]
-        for model in models:
-            model.warm()      # batch norms folded at load, not on a worker's first verify
-        return cls(models)
+        return cls([SilentFaceModel.load(p) for p in paths])
 
     def probabilities(self, rgb: np.ndarray, box) -> np.ndarray:
         return np.mean([m.probabilities(rgb, box) for m in self.models], axis=0)

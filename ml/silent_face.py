@@ -249,13 +249,7 @@ class SilentFaceModel:
 
     def __init__(self, network, variant: str, crop: CropSpec):
         self.network, self.variant, self.crop = network.eval(), variant, crop
-        self._inference = None      # inference_network's folded copy, made by warm
-
-    def warm(self):
-        """The network for inference (inference_network), made once."""
-        if self._inference is None:
-            self._inference = inference_network(self.network)
-        return self._inference
+        self._inference = inference_network(self.network)
 
     @classmethod
     def load(cls, path: str | Path, *, variant: str | None = None,
@@ -295,9 +289,8 @@ class SilentFaceModel:
 
         bgr = np.ascontiguousarray(self.patch(rgb, box)[:, :, ::-1], dtype=np.float32)
         tensor = torch.from_numpy(bgr).permute(2, 0, 1).unsqueeze(0)
-        network = self.warm()
         with torch.inference_mode():
-            return torch.softmax(network(tensor), dim=1)[0].numpy()
+            return torch.softmax(self._inference(tensor), dim=1)[0].numpy()
 
     def score(self, rgb: np.ndarray, box) -> PadScore:
         return _pad_score(self.probabilities(rgb, box))

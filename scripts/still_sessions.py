@@ -29,26 +29,11 @@ sys.path.insert(0, str(ROOT))
 def install_decision(own: Path | None, fusion: Path | None, texture: Path | None) -> None:
     """Replace this process's passive decision by the candidate's (the committed parts where
     a path is not given)."""
-    from ml.pad_finetuned import FinetunedPadModel
-    from ml.pad_fusion import (
-        MARGIN_MEMBERS,
-        VETO_MEMBERS,
-        Fusion,
-        PassiveDecision,
-        load_margin_members,
-    )
+    from ml.pad_fusion import FUSION_FILE, PassiveDecision
     from ml.pipeline import perception
-    from ml.weights import weight_path
 
-    # the members a worker runs (PassiveDecision.load): those the combiner weighs, and the
-    # veto's as members scored only where the veto is consulted
-    combiner = Fusion.load(fusion) if fusion else Fusion.load()
-    weighed = tuple(n for n in MARGIN_MEMBERS if combiner.weights[n])
-    vetoing = (tuple(n for n in VETO_MEMBERS if n not in weighed)
-               if combiner.veto_margin is not None else ())
-    decision = PassiveDecision(load_margin_members(texture, names=weighed),
-                               FinetunedPadModel.load(own or weight_path("pad_own")), combiner,
-                               load_margin_members(names=vetoing) if vetoing else {})
+    # the members a worker runs (PassiveDecision.load), from the candidate's files
+    decision = PassiveDecision.load(fusion_file=fusion or FUSION_FILE, own=own, texture=texture)
     perception().__dict__["pad"] = decision      # the cached_property's slot
 
 
