@@ -122,8 +122,8 @@
     canvas.width = Math.round(video.videoWidth * scale);
     canvas.height = Math.round(video.videoHeight * scale);
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    let t = Math.round((performance.now() - t0) * 10) / 10;   // when the picture was taken
     const jpeg = canvas.toDataURL("image/jpeg", 0.9).split(",")[1];
-    let t = Math.round((performance.now() - t0) * 10) / 10;
     if (frames.length && t <= frames[frames.length - 1].t) t = frames[frames.length - 1].t + 0.1;
     if (frames.length < MAX_FRAMES) frames.push({ t: t, jpeg: jpeg });
   }
@@ -133,11 +133,17 @@
       await sleep(50);
     }
   }
+  // Frames are grabbed on a fixed cadence counted from t0: drawing and JPEG-encoding a frame
+  // takes 15-100 ms on a slow or busy device, and sleeping a whole period after it would
+  // stretch every gap by that much (10 frames a second became 6-8); a grab that overruns its
+  // period skips to the next tick instead of bunching frames. A head shake is seen past 15°
+  // for ~250 ms a side: gaps of 200 ms start to miss it (docs/LIVENESS.md).
+  const untilNextTick = (t0, everyMs) => everyMs - ((performance.now() - t0) % everyMs);
   async function recordFor(frames, t0, untilMs, everyMs, deadline) {
     while (performance.now() - t0 < untilMs) {
       if (performance.now() > deadline) throw new Error("timeout");
       grab(frames, t0);
-      await sleep(everyMs);
+      await sleep(untilNextTick(t0, everyMs));
     }
   }
   async function capture(challenge) {
@@ -180,7 +186,7 @@
           const segment = colours.find((c) => c[1] <= t && t < c[2]);
           overlay.style.background = segment ? FLASH_CSS[segment[0]] : "#ffffff";
           grab(frames, t0);
-          await sleep(FLASH_FRAME_MS);
+          await sleep(untilNextTick(t0, FLASH_FRAME_MS));
         }
       } finally {
         overlay.style.display = "none";
