@@ -23,6 +23,13 @@ FLASH_COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
 FAR_LEVELS = ("1e-3", "1e-4", "1e-5", "1e-6")   # the comparison's false-accept operating points
 PAD_LEVELS = (1, 2, 3, 4)                         # the passive decision's, lenient to strict
 DEFAULT_PAD_LEVEL = 2
+# The real-trained members' veto (ml/pad_fusion.py) is asked about every face the combiner gives
+# at least this probability of live: under every security level's threshold (level 1 is
+# 0.294) and under any threshold an operator (PAD_LIVE_THRESHOLD) or a client (a contract's own
+# threshold, mapped onto ours) should set, so that a lenient threshold cannot accept a face the
+# veto was never asked about; a fired veto caps the probability at half of it. Faces under it
+# are refused at any such threshold anyway: asking the veto there would only cost time.
+VETO_CONSULT_FLOOR = 0.05
 
 
 class LivenessCheck(StrEnum):

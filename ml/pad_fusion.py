@@ -20,9 +20,10 @@ from real prints and screens (their README: real screen replays are caught by ne
 models). So when every one of VETO_MEMBERS that has its context is confident the face is an
 attack (its margin below the fusion file's `veto_margin`), the face is an attack whatever the
 combiner says: the fused probability becomes at most that of the least sure of them (and at
-most half the lowest level's threshold). It is consulted only when the combiner would accept the face at
-some level (below the lowest threshold it could change no verdict), so a worker scores those
-two members only for faces that need them. Measured on the fit's presentations
+most half of VETO_CONSULT_FLOOR). It is consulted only when the combiner gives the face at least
+VETO_CONSULT_FLOOR, far below every security level's threshold (under it the veto could change
+no verdict any sane threshold gives), so a worker scores those two members only for faces that
+might pass. Measured on the fit's presentations
 (docs/LIVENESS.md): it refuses none of 977 real-photo presentations.
 
 The attack species (print / replay / mask / blend) and the synthetic-picture probability come
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .jobs import VETO_CONSULT_FLOOR
 from .pad_score import PadScore, score_faces
 
 FUSION_FILE = Path(__file__).resolve().parent / "pad_fusion.json"
@@ -122,23 +124,28 @@ class Fusion:
     def lowest_threshold(self) -> float:
         return min(float(t) for t in self.thresholds.values())
 
+    def veto_floor(self) -> float:
+        """The lowest combiner probability the veto is asked about (VETO_CONSULT_FLOOR, or the
+        lowest level's threshold if a fit ever put one under it)."""
+        return min(VETO_CONSULT_FLOOR, self.lowest_threshold())
+
     def needs_veto(self, probability: float) -> bool:
         """Whether the veto could change a verdict of this combiner probability."""
-        return self.veto_margin is not None and probability >= self.lowest_threshold()
+        return self.veto_margin is not None and probability >= self.veto_floor()
 
     def veto(self, margins: dict[str, float], contexts: dict[str, float]) -> float | None:
         """The live probability the veto caps the decision at, or None when it does not fire:
         it fires when at least one of VETO_MEMBERS was scored with its context and every such
         one's margin is below veto_margin. The cap is the probability (relative to its own
-        threshold) of the least sure of them, and at most half the lowest level's threshold,
-        so that every security level refuses the face."""
+        threshold) of the least sure of them, and at most half of the veto's floor, so that
+        every security level, and every threshold at or above the floor, refuses the face."""
         if self.veto_margin is None:
             return None
         kept = [margins[n] for n in VETO_MEMBERS
                 if n in margins and contexts[n] >= CONTEXT_FLOOR]
         if not kept or max(kept) >= self.veto_margin:
             return None
-        return min(1 / (1 + math.exp(-max(kept))), self.lowest_threshold() / 2)
+        return min(1 / (1 + math.exp(-max(kept))), self.veto_floor() / 2)
 
     def veto_ruled_out(self, margins: dict[str, float], contexts: dict[str, float]) -> bool:
         """Whether a member already scored settles that the veto cannot fire: one of
@@ -268,9 +275,9 @@ class PassiveDecision:
     def score_many(self, faces: list[tuple[np.ndarray, tuple]], *,
                    veto_on: int | None = None) -> list[PassiveScore]:
         """`score` of several (picture, box) pairs; members that can (ours) run their network
-        once over all of them. The veto's members score only the faces the combiner would
-        accept at some level; with `veto_on`, that face alone, whatever the combiner says of
-        it (a still burst's best frame, ml/session.py: the burst's median may pass though the
+        once over all of them. The veto's members score only the faces the combiner gives at
+        least the veto's floor (Fusion.veto_floor); with `veto_on`, that face alone, whatever
+        the combiner says of it (a still burst's best frame, ml/session.py: the burst's median may pass though the
         best frame alone would not, so the veto's verdict on it is always wanted)."""
         if not faces:
             return []

@@ -18,6 +18,7 @@ from ml.pad_fusion import (
     FUSION_FILE,
     MARGIN_MEMBERS,
     SECURITY_LEVELS,
+    VETO_CONSULT_FLOOR,
     VETO_MEMBERS,
     Fusion,
     PassiveDecision,
@@ -154,7 +155,7 @@ def test_the_veto_fires_when_every_real_trained_member_with_its_context_is_sure(
     both_sure = {"silent_face": sure, "celeba_spoof": sure - 3}
     capped = fusion.live(both_sure, kept, live_own)
     assert capped < lowest                           # an attack at every security level
-    assert capped == pytest.approx(min(1 / (1 + np.exp(-sure)), lowest / 2))
+    assert capped == pytest.approx(min(1 / (1 + np.exp(-sure)), VETO_CONSULT_FLOOR / 2))
     # one of them unsure: no veto
     assert fusion.live({"silent_face": sure, "celeba_spoof": unsure}, kept, live_own) \
         == pytest.approx(0.99)
@@ -164,8 +165,11 @@ def test_the_veto_fires_when_every_real_trained_member_with_its_context_is_sure(
     # both without context (a tight crop): no veto
     tighter = tight | {"celeba_spoof": CONTEXT_FLOOR - 0.1}
     assert fusion.live(both_sure, tighter, live_own) == pytest.approx(0.99)
-    # a face the combiner refuses at every level keeps its own probability
-    assert fusion.live(both_sure, kept, 0.1) == pytest.approx(0.1)
+    # under every level but above the veto's floor (an operator's PAD_LIVE_THRESHOLD of 0.1
+    # would accept it): the veto is asked, and refuses it under that threshold too
+    assert 0.1 < lowest and fusion.live(both_sure, kept, 0.1) < 0.1
+    # a face under the veto's floor keeps its own probability: nothing to refuse
+    assert fusion.live(both_sure, kept, 0.03) == pytest.approx(0.03)
 
 
 def test_a_fired_veto_refuses_at_every_level_whatever_the_thresholds():

@@ -39,3 +39,25 @@ def test_the_body_limit_asks_the_view_not_the_path():
     assert all(limits_own_body(api.as_view())
                for api in (BioDetectionApi, FaceLivenessApi, ImageLivenessApi))
     assert not limits_own_body(BizTokenCreateApi.as_view())
+
+
+def test_a_passive_threshold_under_the_vetos_floor_is_a_system_check_warning(settings):
+    """`manage.py check` warns an operator whose PAD_LIVE_THRESHOLD would accept faces the
+    real-trained members' veto is never asked about; the default and every level's threshold
+    raise nothing."""
+    from django.core.management import call_command
+
+    from apps.core.checks import passive_threshold_under_the_veto
+    from ml.jobs import VETO_CONSULT_FLOOR
+
+    assert passive_threshold_under_the_veto() == []              # the default, 0.5
+    settings.PAD_LIVE_THRESHOLD = VETO_CONSULT_FLOOR
+    assert passive_threshold_under_the_veto() == []
+    settings.PAD_LIVE_THRESHOLD = 0.01
+    (warning,) = passive_threshold_under_the_veto()
+    assert warning.id == "core.W001" and "0.01" in warning.msg
+    # registered: the check command runs it (a warning does not fail the command)
+    import io
+    out = io.StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "core.W001" in out.getvalue()
