@@ -61,12 +61,13 @@ def main() -> None:
 
     pipeline = perception()
     face = load_rgb(REPO / "fixtures" / "photos" / args.face)
-    gaps = [float(g) for g in args.frame_gap_ms.split(",") if g]
+    gaps: list[float | None] = [float(g) for g in args.frame_gap_ms.split(",") if g]
     draws = [[pose, *others] for pose in POSE_ACTIONS
              for others in itertools.combinations([a for a in ACTIONS if a != pose],
                                                   args.actions - 1)]
     rng = random.Random(7)
-    failures: dict = {gap: [] for gap in gaps or [None]}
+    # None: the clip as rendered (no gaps asked)
+    failures: dict[float | None, list] = {gap: [] for gap in gaps or [None]}
     judged, started = 0, time.time()
     for _ in range(args.repeat):
         for draw in draws:
