@@ -3,7 +3,10 @@
 With `--faces` alone: the default passive decision (ml/pad_fusion.py) and each member at its
 authors' threshold on every photo of DIR as is and under benign capture variations, on their
 simulator live captures and attack species, and on the Silent-Face authors' samples
-(`decision_figures`). With `--model` (a PAD checkpoint) or `--data DIR` (a labelled image folder
+(`decision_figures`). With `--presentations DIR`, real captures labelled by folder
+(DIR/live/..., DIR/print/..., any other label an attack species): the decision at every security
+level and each member on each picture as the single-image APIs see it (`presentation_figures`),
+which is how a deployment or a held-back set measures what the simulator cannot. With `--model` (a PAD checkpoint) or `--data DIR` (a labelled image folder
 of 80 x 80 crops): that one model on a generated or given crop set. Prints, as one JSON line
 last (ISO/IEC 30107-3 terms, at the live-score threshold):
 - APCER per attack species: share of that species' presentations accepted as live;
@@ -118,6 +121,116 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
             **figures_of(rows, decision.fusion)}
 
 
+PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def captured_items(folder: Path):
+    """(picture's path under `folder`, label, picture) for every picture of a labelled folder of
+    real presentations: `folder/<label>/...` (any depth), `live` for bona fide and any other
+    label for an attack species (print, replay, paper_mask, 3d_mask, ...). Pictures are
+    turned upright by their EXIF orientation first, as the APIs do."""
+    from .image import load_rgb
+
+    for labelled in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for path in sorted(labelled.rglob("*")):
+            if path.suffix.lower() in PICTURE_SUFFIXES and path.is_file():
+                yield str(path.relative_to(folder)), labelled.name, load_rgb(path)
+
+
+def score_captured(items, decision, *, multi_oriented: bool) -> list[dict]:
+    """One row per picture: the face the single-image APIs judge (YuNet's proposals confirmed
+    by MTCNN, the largest face, other orientations tried when `multi_oriented`), every member's
+    margin and context on it, and the decision's probability (the veto included)."""
+    from .pipeline import perception
+
+    pipeline = perception()
+    rows = []
+    for source, label, picture in items:
+        analysis = pipeline.analyze(picture, multi_oriented=multi_oriented, proposed=True)
+        row: dict[str, Any] = {"source": source, "species": label}
+        if analysis.largest is None:
+            rows.append({**row, "face": False})
+            continue
+        image, box = analysis.detection.image, analysis.largest.face.box
+        scores, own = decision.member_scores(image, box)
+        margins = {n: s.margin for n, s in scores.items()}
+        contexts = {n: s.context for n, s in scores.items()}
+        rows.append({**row, "face": True, "margins": margins, "contexts": contexts,
+                     "own_live": own.live,
+                     "live": decision.fusion.live(margins, contexts, own.live),
+                     "veto": decision.fusion.veto(margins, contexts) is not None})
+    return rows
+
+
+def captured_figures(rows: list[dict], fusion) -> dict:
+    """BPCER on the `live` label and APCER per other label: the decision at every security
+    level, and each member at its authors' threshold; how often the real-trained members'
+    veto fires per label; the decision's mistakes at the default level, by picture. Pictures
+    without a face are counted per label and left out of the rates (an API answers those
+    with its no-face error, not a liveness verdict)."""
+    from .pad_fusion import MARGIN_MEMBERS, SECURITY_LEVELS
+
+    found = [r for r in rows if r["face"]]
+    labels = sorted({r["species"] for r in rows})
+
+    def rates(accept) -> dict:
+        live = [accept(r) for r in found if r["species"] == "live"]
+        apcer = {label: round(float(np.mean([accept(r) for r in found
+                                             if r["species"] == label])), 4)
+                 for label in labels if label != "live"
+                 and any(r["species"] == label for r in found)}
+        bpcer = round(1 - float(np.mean(live)), 4) if live else None
+        worst = max(apcer.values(), default=0.0)
+        return {"bpcer": bpcer, "apcer": apcer,
+                "acer": round((worst + (bpcer or 0.0)) / 2, 4)}
+
+    def live_at(threshold: float):
+        return lambda r: r["live"] >= threshold
+
+    default = fusion.threshold()
+    figures: dict[str, Any] = {
+        "presentations": {label: sum(r["species"] == label for r in rows) for label in labels},
+        "no_face": {label: sum(r["species"] == label and not r["face"] for r in rows)
+                    for label in labels},
+        "decision": {"threshold": default,
+                     **rates(live_at(default)),
+                     "levels": {level: {"threshold": fusion.threshold(level),
+                                        **rates(live_at(fusion.threshold(level)))}
+                                for level in SECURITY_LEVELS}},
+        "members": {name: rates(lambda r, name=name: r["margins"][name] > 0)
+                    for name in MARGIN_MEMBERS if all(name in r["margins"] for r in found)},
+        "veto_fired": {label: round(float(np.mean([r["veto"] for r in found
+                                                   if r["species"] == label])), 4)
+                       for label in labels if any(r["species"] == label for r in found)},
+        "misjudged": [{"picture": r["source"], "label": r["species"],
+                       "live": round(r["live"], 4), "veto": r["veto"]}
+                      for r in found if (r["live"] >= default) != (r["species"] == "live")],
+    }
+    figures["members"]["own"] = rates(lambda r: r["own_live"] >= 0.5)
+    return figures
+
+
+def presentation_figures(folder: Path, *, out: Path, multi_oriented: bool = False) -> dict:
+    """The default passive decision and each member on a labelled folder of real presentations
+    (captured_items): figures.json's figures, rows.json (every picture's scores), ROC and DET
+    plots (the decision and every member, each over its own score)."""
+    from .pad_fusion import MARGIN_MEMBERS, PassiveDecision
+
+    decision = PassiveDecision.load(every_member=True)
+    rows = score_captured(captured_items(folder), decision, multi_oriented=multi_oriented)
+    (out / "rows.json").write_text(json.dumps(rows) + "\n")
+    found = [r for r in rows if r["face"]]
+    if not found:
+        raise SystemExit(f"no face found in any picture under {folder}")
+    curves = {"decision": np.array([r["live"] for r in found])}
+    for name in MARGIN_MEMBERS:
+        curves[name] = np.array([r["margins"][name] for r in found])
+    curves["own"] = np.array([r["own_live"] for r in found])
+    # plots() counts every label other than live as an attack
+    plots(curves, ["live" if r["species"] == "live" else "print" for r in found], out)
+    return {"folder": str(folder), **captured_figures(rows, decision.fusion)}
+
+
 def check_pass_rates(faces_dir: Path, seed: int) -> dict:
     from .actions import analyse_action_clip
     from .flash import analyse_flash, flash_challenge_new
@@ -156,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--faces", type=Path)
     source.add_argument("--data", type=Path)
+    source.add_argument("--presentations", type=Path,
+                        help="a folder of real captures by label: DIR/live/..., DIR/print/..., "
+                             "any other label an attack species")
+    parser.add_argument("--multi-oriented", action="store_true",
+                        help="--presentations: try the other orientations when no upright face")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=None,
@@ -168,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.presentations is not None:
+        figures = presentation_figures(args.presentations, out=args.out,
+                                       multi_oriented=args.multi_oriented)
+        (args.out / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps(figures))
+        return 0
     if args.faces is not None and args.model is None:
         figures = decision_figures(args.faces, seed=args.seed, out=args.out,
                                    variations=args.variations, per_species=args.per_species)

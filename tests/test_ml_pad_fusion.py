@@ -278,6 +278,49 @@ def test_the_evaluation_command_reports_the_decision_and_every_member(tmp_path):
     assert "flash_pass_rate" in figures and "action_pass_rate" in figures
 
 
+def test_the_evaluation_of_real_captures_labelled_by_folder(tmp_path):
+    """`ml.evaluate --presentations DIR`, the way to measure the decision on real captures
+    (a deployment's own, a held-back set): labels from folder names at any depth, pictures
+    turned upright by EXIF (the authors' samples carry orientation 6), a picture without a
+    face counted apart; the decision at every level, every member, the veto per label."""
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    captures = tmp_path / "captures"
+    for folder in ("live/phone", "print", "replay"):
+        (captures / folder).mkdir(parents=True)
+    shutil.copy(SAMPLES / "image_T1.jpg", captures / "live" / "phone" / "T1.jpg")
+    rgb = load_rgb(PHOTOS / "biden.jpg")
+    tight = vary("tight_crop", rgb, detector().detect(rgb)[0].box, np.random.default_rng(3))
+    Image.fromarray(tight).save(captures / "live" / "biden_tight.png")
+    shutil.copy(SAMPLES / "image_F1.jpg", captures / "print" / "F1.jpg")
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(captures / "print" / "no_face.jpg")
+    shutil.copy(SAMPLES / "image_F2.jpg", captures / "replay" / "F2.jpg")
+    (captures / "replay" / "notes.txt").write_text("not a picture")
+    out = tmp_path / "eval"
+    result = subprocess.run(
+        [sys.executable, "-m", "ml.evaluate", "--presentations", str(captures),
+         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["presentations"] == {"live": 2, "print": 2, "replay": 1}
+    assert figures["no_face"] == {"live": 0, "print": 1, "replay": 0}
+    assert figures["decision"]["bpcer"] == 0.0
+    assert figures["decision"]["apcer"] == {"print": 0.0, "replay": 0.0}
+    assert figures["misjudged"] == []
+    assert set(figures["decision"]["levels"]) == set(SECURITY_LEVELS)
+    assert set(figures["members"]) == set(FEATURES)
+    # the real-trained members are sure of the authors' real print and phone screen
+    assert figures["veto_fired"] == {"live": 0.0, "print": 1.0, "replay": 1.0}
+    rows = json.loads((out / "rows.json").read_text())
+    assert {r["source"] for r in rows} == {"live/phone/T1.jpg", "live/biden_tight.png",
+                                           "print/F1.jpg", "print/no_face.jpg", "replay/F2.jpg"}
+    assert (out / "roc.png").stat().st_size > 1000 and (out / "det.png").stat().st_size > 1000
+
+
 def test_no_member_may_push_the_decision_toward_live_by_saying_attack():
     """A member whose verdict runs against the labels on the fitting data (here the third) gets
     weight 0, not a negative one; the others keep theirs."""
