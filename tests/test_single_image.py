@@ -484,6 +484,13 @@ def test_every_offline_real_photo_and_its_tight_crop_is_live_through_all_three(c
         assert set(verdicts(call, (SAMPLES / attack).read_bytes()).values()) == {False}, attack
 
 
+def test_a_real_tablet_replay_is_not_live_through_all_three(call):
+    """A real screen attack no model or threshold here was chosen on (the HyperFAS authors'
+    sample, fixtures/hyperfas_samples): each API's default verdict is not live."""
+    replay = PHOTOS.parent / "hyperfas_samples" / "fake_screen.png"
+    assert verdicts(call, replay.read_bytes()) == {"000": False, "001": False, "002": False}
+
+
 def test_simulated_recaptures_are_not_live_through_all_three(call):
     """Prints, screen replays and cut-out masks of real photos (the simulator's, seeds no
     training or threshold choice used): at least 9 in 10 refused by each API."""
