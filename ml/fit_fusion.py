@@ -60,6 +60,15 @@ L2 = 10.0
 # any validation real-photo presentation (-0.37), rounded to a half: -1.5 (a live probability
 # of 0.18 relative to each member's own threshold).
 VETO_MARGIN = -1.5
+# A member of the veto sure enough to overrule the combiner alone, whatever the other says.
+# CelebA-Spoof only: on validation real-photo presentations with its context its lowest margin
+# was -2.00 (test: -0.85), so two logits beyond that: -4.0 (a live probability of 0.018 relative
+# to its threshold). Two, not one as for VETO_MARGIN, because one member decides here without a
+# second opinion. Silent-Face gets none: real photos took it down to -3.3 (validation) and
+# -3.8 (test), a tail too long to let it decide alone, and it runs second, so giving it a say
+# alone would run it on every live face. The authors' F1 (-16), F2 (-7.7) and the HyperFAS
+# authors' real tablet replay (-5.5, fixtures/hyperfas_samples) are all under it.
+VETO_ALONE = {"celeba_spoof": -4.0}
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "silent_face_samples"
 # Faces of a group photo narrower than half its widest face are not presented as selfies
 # (pad_data.selfie_frames): background people, small and out of focus.
@@ -211,7 +220,8 @@ def fit(rows: list[dict], provenance: dict, l2: float = L2) -> Fusion:
     shift = cuts[DEFAULT_LEVEL]
     thresholds = {level: 1 / (1 + math.exp(-(cuts[level] - shift))) for level in SECURITY_LEVELS}
     return Fusion({n: float(w) for n, w in zip(FEATURES, coefficients, strict=True)},
-                  float(bias - shift), thresholds, provenance, veto_margin=VETO_MARGIN)
+                  float(bias - shift), thresholds, provenance, veto_margin=VETO_MARGIN,
+                  veto_alone=dict(VETO_ALONE))
 
 
 def figures_of(rows: list[dict], fusion: Fusion) -> dict:
@@ -267,7 +277,7 @@ def veto_figures(found: list[dict], fusion: Fusion) -> dict:
         return round(float(np.mean([fired(r) for r in subset])), 4) if subset else None
 
     renders = [r for r in found if r["group"] == "render"]
-    return {"margin": fusion.veto_margin,
+    return {"margin": fusion.veto_margin, "alone": fusion.veto_alone,
             "real": share([r for r in found if r["group"] == "real"]),
             "live_renders": share([r for r in renders if r["species"] == "live"]),
             "species": {s: share([r for r in renders if r["species"] == s])

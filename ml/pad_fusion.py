@@ -19,8 +19,10 @@ CelebA-Spoof no weight (they miss most simulator species), yet they are the memb
 from real prints and screens (their README: real screen replays are caught by nearly all
 models). So when every one of VETO_MEMBERS that has its context is confident the face is an
 attack (its margin below the fusion file's `veto_margin`), the face is an attack whatever the
-combiner says: the fused probability becomes at most that of the least sure of them (and at
-most half of VETO_CONSULT_FLOOR). It is consulted only when the combiner gives the face at least
+combiner says; so it is too when one of them is sure enough to decide alone (under its
+`veto_alone` margin: CelebA-Spoof's, chosen on real photos, ml/fit_fusion.py VETO_ALONE). The
+fused probability becomes at most that of the member that decided (and at most half of
+VETO_CONSULT_FLOOR). It is consulted only when the combiner gives the face at least
 VETO_CONSULT_FLOOR, far below every security level's threshold (under it the veto could change
 no verdict any sane threshold gives), so a worker scores those two members only for faces that
 might pass. Measured on the fit's presentations
@@ -98,8 +100,10 @@ class Fusion:
     bias: float
     thresholds: dict[str, float]         # per security level, on the fused probability
     provenance: dict = field(default_factory=dict)
-    # VETO_MEMBERS' margin under which they overrule the combiner; None: no veto
+    # VETO_MEMBERS' margin under which they overrule the combiner together; None: no veto
     veto_margin: float | None = None
+    # per member of VETO_MEMBERS, a margin under which that member alone overrules it
+    veto_alone: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = FUSION_FILE) -> "Fusion":
@@ -108,13 +112,18 @@ class Fusion:
             raise ValueError(f"{path}: weights for {sorted(data['weights'])}, expected "
                              f"{sorted(FEATURES)}")
         veto = data.get("veto_margin")
+        alone = {n: float(m) for n, m in data.get("veto_alone", {}).items()}
+        if set(alone) - set(VETO_MEMBERS):
+            raise ValueError(f"{path}: veto_alone for {sorted(alone)}, members of the veto "
+                             f"are {list(VETO_MEMBERS)}")
         return cls(data["weights"], float(data["bias"]), data["thresholds"],
-                   data.get("provenance", {}), None if veto is None else float(veto))
+                   data.get("provenance", {}), None if veto is None else float(veto), alone)
 
     def save(self, path: Path = FUSION_FILE) -> None:
         Path(path).write_text(json.dumps(
             {"weights": self.weights, "bias": self.bias, "thresholds": self.thresholds,
-             "veto_margin": self.veto_margin, "provenance": self.provenance}, indent=2) + "\n")
+             "veto_margin": self.veto_margin, "veto_alone": self.veto_alone,
+             "provenance": self.provenance}, indent=2) + "\n")
 
     def probability(self, features: np.ndarray) -> float:
         """The combiner's probability alone (no veto): what the fit weighs."""
@@ -133,26 +142,44 @@ class Fusion:
         """Whether the veto could change a verdict of this combiner probability."""
         return self.veto_margin is not None and probability >= self.veto_floor()
 
+    @staticmethod
+    def _with_context(margins: dict[str, float], contexts: dict[str, float]) -> dict[str, float]:
+        """The margins of VETO_MEMBERS scored with their context (the others have no say)."""
+        return {n: margins[n] for n in VETO_MEMBERS
+                if n in margins and contexts[n] >= CONTEXT_FLOOR}
+
     def veto(self, margins: dict[str, float], contexts: dict[str, float]) -> float | None:
-        """The live probability the veto caps the decision at, or None when it does not fire:
-        it fires when at least one of VETO_MEMBERS was scored with its context and every such
-        one's margin is below veto_margin. The cap is the probability (relative to its own
-        threshold) of the least sure of them, and at most half of the veto's floor, so that
-        every security level, and every threshold at or above the floor, refuses the face."""
+        """The live probability the veto caps the decision at, or None when it does not fire.
+        It fires when at least one of VETO_MEMBERS was scored with its context and every such
+        one's margin is below veto_margin, or when one of them is below its own `veto_alone`
+        margin (sure enough to decide alone). The cap is the probability (relative to its own
+        threshold) of the member that decided (the least sure of those that agreed), and at
+        most half of the veto's floor, so that every security level, and every threshold at or
+        above the floor, refuses the face."""
         if self.veto_margin is None:
             return None
-        kept = [margins[n] for n in VETO_MEMBERS
-                if n in margins and contexts[n] >= CONTEXT_FLOOR]
-        if not kept or max(kept) >= self.veto_margin:
+        kept = self._with_context(margins, contexts)
+        alone = [m for n, m in kept.items() if m < self.veto_alone.get(n, -math.inf)]
+        if alone:
+            decided = min(alone)
+        elif kept and max(kept.values()) < self.veto_margin:
+            decided = max(kept.values())
+        else:
             return None
-        return min(1 / (1 + math.exp(-max(kept))), self.veto_floor() / 2)
+        return min(1 / (1 + math.exp(-decided)), self.veto_floor() / 2)
 
-    def veto_ruled_out(self, margins: dict[str, float], contexts: dict[str, float]) -> bool:
-        """Whether a member already scored settles that the veto cannot fire: one of
-        VETO_MEMBERS with its context that is not sure of an attack."""
-        return self.veto_margin is None or any(
-            n in margins and contexts[n] >= CONTEXT_FLOOR and margins[n] >= self.veto_margin
-            for n in VETO_MEMBERS)
+    def veto_settled(self, margins: dict[str, float], contexts: dict[str, float]) -> bool:
+        """Whether the members already scored settle the veto's verdict, so the others need
+        not run: one with its context is sure enough to decide alone (it fires), or one with
+        its context is not sure of an attack (they cannot all agree) and no member still
+        unscored could decide alone (it cannot fire)."""
+        if self.veto_margin is None:
+            return True
+        kept = self._with_context(margins, contexts)
+        if any(m < self.veto_alone.get(n, -math.inf) for n, m in kept.items()):
+            return True
+        could_decide_alone = [n for n in self.veto_alone if n not in margins]
+        return any(m >= self.veto_margin for m in kept.values()) and not could_decide_alone
 
     def live(self, margins: dict[str, float], contexts: dict[str, float],
              own_live: float) -> float:
@@ -260,11 +287,12 @@ class PassiveDecision:
         return fusion.needs_veto(fusion.probability(feature_vector(margins, contexts, own.live)))
 
     def _score_veto_members(self, scores: dict, rgb: np.ndarray, box) -> None:
-        """Adds the veto's members' scores, in VETO_MEMBERS' order, until one settles that the
-        veto cannot fire (on a live face, usually the first: the second is then not run)."""
+        """Adds the veto's members' scores, in VETO_MEMBERS' order, until those scored settle
+        the veto's verdict (Fusion.veto_settled; on a live face, usually the first alone: the
+        second is then not run; on a face CelebA-Spoof is sure of alone, likewise)."""
         fusion = self._fitted()
         for name in VETO_MEMBERS:
-            if fusion.veto_ruled_out(*self._margins_and_contexts(scores)):
+            if fusion.veto_settled(*self._margins_and_contexts(scores)):
                 return
             if name in self.veto_members:
                 scores[name] = self.veto_members[name].score(rgb, box)

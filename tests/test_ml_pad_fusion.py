@@ -172,6 +172,40 @@ def test_the_veto_fires_when_every_real_trained_member_with_its_context_is_sure(
     assert fusion.live(both_sure, kept, 0.03) == pytest.approx(0.03)
 
 
+def test_celeba_spoof_sure_enough_decides_the_veto_alone():
+    """Under its veto_alone margin CelebA-Spoof overrules the combiner even when Silent-Face,
+    with its context, is not sure; above it, the two must agree. Once CelebA-Spoof decides
+    alone, or says "not sure" (Silent-Face may not decide alone), Silent-Face need not run."""
+    committed = Fusion.load()
+    assert committed.veto_alone == {"celeba_spoof": -4.0}
+    fusion = Fusion(_veto_fusion().weights, 0.0, committed.thresholds,
+                    veto_margin=committed.veto_margin, veto_alone=committed.veto_alone)
+    kept = dict.fromkeys(MARGIN_MEMBERS, 1.0)
+    unsure_silent_face = {"silent_face": 2.0}
+    alone = fusion.live(unsure_silent_face | {"celeba_spoof": -4.5}, kept, 0.99)
+    assert alone < fusion.lowest_threshold()
+    assert alone == pytest.approx(1 / (1 + np.exp(4.5)))
+    assert fusion.live(unsure_silent_face | {"celeba_spoof": -3.5}, kept, 0.99) \
+        == pytest.approx(0.99)
+    # without its context it has no say, alone or not
+    assert fusion.live(unsure_silent_face | {"celeba_spoof": -9.0},
+                       kept | {"celeba_spoof": CONTEXT_FLOOR - 0.1}, 0.99) == pytest.approx(0.99)
+    # what the lazy scoring asks after CelebA-Spoof, before Silent-Face
+    assert fusion.veto_settled({"celeba_spoof": -4.5}, kept)       # fires: decided alone
+    assert fusion.veto_settled({"celeba_spoof": 0.5}, kept)        # cannot fire
+    assert not fusion.veto_settled({"celeba_spoof": -2.0}, kept)   # Silent-Face must say
+    # a member the fit never let decide alone cannot, however sure
+    assert fusion.live({"silent_face": -9.0, "celeba_spoof": 2.0}, kept, 0.99) \
+        == pytest.approx(0.99)
+
+
+def test_a_veto_alone_margin_for_a_member_outside_the_veto_is_refused(tmp_path):
+    data = json.loads(FUSION_FILE.read_text()) | {"veto_alone": {"hyperfas": -5.0}}
+    (tmp_path / "fusion.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="veto_alone"):
+        Fusion.load(tmp_path / "fusion.json")
+
+
 def test_a_fired_veto_refuses_at_every_level_whatever_the_thresholds():
     """With thresholds far below the members' own (a lenient level 1 of 0.05), a fired veto
     still brings the face under every one of them."""
@@ -392,7 +426,8 @@ def test_a_burst_whose_best_frame_the_veto_refuses_is_refused_whatever_its_media
     combined, frames = _burst_score(pipeline, [print_, live, live], 0, best_face, {})
     assert len(frames) == 3
     assert combined.veto["fired"] is True
-    assert set(VETO_MEMBERS) <= set(combined.members)   # CelebA-Spoof sure: Silent-Face asked
+    # CelebA-Spoof is sure enough of F1 to decide alone (-16): Silent-Face is not even run
+    assert "celeba_spoof" in combined.members and "silent_face" not in combined.members
     assert combined.live < pipeline.pad.threshold("1")
     unvetoed = pipeline.pad.score_many([(print_, best_face.box)] + [
         (live, pipeline.detector.detect(live)[0].box)] * 2, veto_on=None)
