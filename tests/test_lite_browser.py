@@ -242,6 +242,19 @@ CHALLENGE_CAMERA = """
 """
 
 
+def started_with_challenge_camera(driver, lite_server, issued: dict, *scripts: str) -> dict:
+    """Opens the session's page with CHALLENGE_CAMERA (and `scripts`) installed, presses
+    Start, and returns the challenge the page was given; the camera waits for its clip."""
+    for source in (CHALLENGE_CAMERA, *scripts):
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+    driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
+    wait_for_state(driver, "ready")
+    driver.find_element(By.ID, "start").click()
+    WebDriverWait(driver, 30, poll_frequency=0.05).until(
+        lambda d: d.execute_script("return window.challengeCamera.challenge"))
+    return driver.execute_script("return window.challengeCamera.challenge")
+
+
 @pytest.mark.parametrize("liveness_type", ["meglive", "flash"])
 def test_a_live_clip_session_in_chromium_reaches_return_url_and_notifies_ok(
         lite_server, acme, liveness_type):
@@ -260,14 +273,7 @@ def test_a_live_clip_session_in_chromium_reaches_return_url_and_notifies_ok(
                             liveness_type=liveness_type, liveness_action_count="2")
         driver = chromium(clip=None, camera_allowed=True)
         try:
-            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
-                                   {"source": CHALLENGE_CAMERA})
-            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
-            wait_for_state(driver, "ready")
-            driver.find_element(By.ID, "start").click()
-            WebDriverWait(driver, 30, poll_frequency=0.05).until(
-                lambda d: d.execute_script("return window.challengeCamera.challenge"))
-            challenge = driver.execute_script("return window.challengeCamera.challenge")
+            challenge = started_with_challenge_camera(driver, lite_server, issued)
             assert challenge["liveness_type"] == liveness_type
             frames = [[ms, "data:image/jpeg;base64," + base64.b64encode(jpeg(rgb)).decode()]
                       for ms, rgb in render(challenge, "live", face, seed=3)]
@@ -334,14 +340,7 @@ def test_a_slow_device_still_films_actions_ten_frames_a_second(lite_server, acme
                             liveness_type="meglive", liveness_action_count="2")
         driver = chromium(clip=None, camera_allowed=True)
         try:
-            for source in (CHALLENGE_CAMERA, SLOW_GRABS):
-                driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
-                                       {"source": source})
-            driver.get(f"{lite_server.url}/faceid/lite/do?token={issued['token']}")
-            wait_for_state(driver, "ready")
-            driver.find_element(By.ID, "start").click()
-            WebDriverWait(driver, 30, poll_frequency=0.05).until(
-                lambda d: d.execute_script("return window.challengeCamera.challenge"))
+            started_with_challenge_camera(driver, lite_server, issued, SLOW_GRABS)
             driver.execute_script("return window.challengeCamera.load(arguments[0])",
                                   [[0, "data:image/jpeg;base64," + base64.b64encode(face).decode()]])
             WebDriverWait(driver, 60, poll_frequency=0.05).until(

@@ -158,7 +158,7 @@
       const t0 = performance.now();
       for (let n = 0; n < STILL_BURST; n++) {
         grab(frames, t0);
-        if (n < STILL_BURST - 1) await sleep(STILL_GAP_MS);
+        if (n < STILL_BURST - 1) await sleep(untilNextTick(t0, STILL_GAP_MS));
       }
     } else if (kind === "meglive") {
       const actions = challenge.actions;
