@@ -278,7 +278,7 @@ class PassiveDecision:
         veto = {}
         if any(n in scores for n in VETO_MEMBERS) and fusion.veto_margin is not None:
             veto = {"fired": fusion.veto(margins, contexts) is not None,
-                    "margin": fusion.veto_margin}
+                    "margin": fusion.veto_margin, "alone": fusion.veto_alone}
         return PassiveScore(live, own.probabilities, members, veto)
 
     def _needs_veto(self, scores: dict, own: PadScore) -> bool:

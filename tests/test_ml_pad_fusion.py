@@ -133,7 +133,8 @@ def test_the_decision_runs_and_reports_the_members_the_combiner_weighs():
     assert set(score.members) == weighed | {"celeba_spoof"}
     assert all("margin" in m and "live" in m for m in score.members.values())
     assert set(score.probabilities) == {"live", "print", "replay", "mask", "blend"}
-    assert score.veto == {"fired": False, "margin": Fusion.load().veto_margin}
+    assert score.veto == {"fired": False, "margin": Fusion.load().veto_margin,
+                          "alone": Fusion.load().veto_alone}
     refused = fused(load_rgb(SAMPLES / "image_F1.jpg"))
     assert set(refused.members) == weighed and refused.veto == {}
 
