@@ -292,6 +292,18 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, passive_passed,
     raise ValueError(f"no liveness check for {job.check!r}")
 
 
+def capture_pacing(times_ms) -> dict:
+    """How the client paced its frames: how many, the median and the longest gap (ms). Kept
+    with a clip's record so that an operator can tell a capture filmed too sparsely (a slow
+    device: quick nods and shakes fall between frames more than ~150 ms apart,
+    docs/LIVENESS.md) from a person who did not do the actions."""
+    gaps = np.diff(np.asarray(times_ms, dtype=float))
+    if not len(gaps):
+        return {"frames": len(times_ms), "median_gap_ms": None, "max_gap_ms": None}
+    return {"frames": len(times_ms), "median_gap_ms": round(float(np.median(gaps)), 1),
+            "max_gap_ms": round(float(gaps.max()), 1)}
+
+
 def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
                       pipeline, track) -> Reason | None:
     from .actions import analyse_action_clip
@@ -304,7 +316,8 @@ def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
         track=track)
     out.liveness = {"method": "actions", "reason": verdict.reason,
                     "planarity": verdict.planarity,
-                    "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events]}
+                    "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events],
+                    "pacing": capture_pacing(times_ms)}
     out.checks = _action_checks(job, verdict.reason)
     return None if verdict.passed else ACTION_REASONS[verdict.reason]
 
@@ -337,7 +350,7 @@ def _flash_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
     verdict = analyse_flash(images, times_ms, flash, box=track.first.box)
     out.liveness = {"method": "flash", "reason": verdict.reason,
                     "correlation": round(verdict.correlation, 3),
-                    "lag_ms": round(verdict.lag_ms, 1)}
+                    "lag_ms": round(verdict.lag_ms, 1), "pacing": capture_pacing(times_ms)}
     if "trace" in verdict.details:        # absent when no face was found
         out.liveness["trace"] = verdict.details["trace"]
     if verdict.reason == "NO_FACE":

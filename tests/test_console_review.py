@@ -120,7 +120,8 @@ def records(acme) -> dict[str, VerificationRecord]:
             Reason.SAME_PERSON, frames=40, best_frame=best_frame(),
             liveness={"method": "actions", "reason": "PASS", "planarity": 0.0412,
                       "events": [["blink", 320.0, 480.0], ["turn_left", 900.0, 1500.0],
-                                 ["blink", 1600.0, 1700.0], ["nod", 2100.0, 2600.0]]},
+                                 ["blink", 1600.0, 1700.0], ["nod", 2100.0, 2600.0]],
+                      "pacing": {"frames": 40, "median_gap_ms": 100.0, "max_gap_ms": 133.3}},
             checks={"face_replace": "passed", "planarity": "passed", "actions": "passed"},
             strip=meglive_strip(),
             passive={"score": 0.08, "threshold": 0.5, "passed": True,
@@ -278,6 +279,29 @@ def test_the_review_page_shows_the_challenge_against_what_was_detected(staff_cli
     checks = checks[:checks.index("</table>")]
     assert [_texts(row)[0] for row in checks.split("<tr>")[2:]] == [
         "face_replace", "planarity", "actions"]          # judged in this order
+
+
+def test_the_review_page_says_how_the_clip_was_paced_and_when_too_sparsely(staff_client,
+                                                                           records, acme):
+    """A 4202 from a slow device reads differently from a person who did not act: the page
+    shows how many frames came how far apart, and warns when an action clip was filmed
+    sparser than the actions need."""
+    page = " ".join(staff_client.get(change_url(records["meglive"])).content.decode().split())
+    assert "Frames: 40, a median of 100.0 ms apart (longest gap 133.3 ms)." in page
+    assert "Filmed sparser" not in page
+    sparse = verify_recorded(
+        acme.app, liveness_type="meglive",
+        challenge={"challenge_id": "c2", "actions": ["shake", "nod"], "action_timeout_s": 10},
+        result=VerifyResult(
+            Reason.ACTION_MISSING, frames=22, best_frame=best_frame(),
+            liveness={"method": "actions", "reason": "ACTION_MISSING", "planarity": 0.05,
+                      "events": [["turn_left", 900.0, 1200.0]],
+                      "pacing": {"frames": 22, "median_gap_ms": 210.0, "max_gap_ms": 320.0}},
+            checks={"planarity": "passed", "actions": "failed"}),
+        outcome="ACTION_ERROR")
+    page = " ".join(staff_client.get(change_url(sparse)).content.decode().split())
+    assert "Frames: 22, a median of 210.0 ms apart (longest gap 320.0 ms)." in page
+    assert "Filmed sparser than the 10 frames a second the actions need" in page
 
 
 def test_a_meglive_print_reads_as_an_attack_whatever_the_passive_score(staff_client, acme):

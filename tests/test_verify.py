@@ -400,6 +400,11 @@ def test_the_admin_reviews_a_verification_with_its_best_frame(session, sdk_start
     else:
         assert record.liveness["challenge"]["colours"] == challenge["colours"]
         assert len(record.liveness["trace"]) >= 10
+    # the SDK mock films at the simulator's pace: 10 frames a second, 15 for flash
+    pacing = record.liveness["pacing"]
+    assert pacing["frames"] == record.frames
+    assert pacing["median_gap_ms"] == pytest.approx(
+        100.0 if liveness_type == "meglive" else 1000 / 15, abs=3)
     user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-12345678")
     client.force_login(user)
     listing = client.get("/admin/faceid/verificationrecord/").content.decode()

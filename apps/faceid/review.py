@@ -218,6 +218,12 @@ def reference_summaries(record: VerificationRecord) -> dict:
     return dict(token.reference_images) if token is not None else {}
 
 
+# An action clip whose frames came further apart than this (median) was filmed too sparsely
+# to be sure of a quick nod or shake: 6 of 40 live three-action challenges failed at 150 ms,
+# none at 100 (bench/action_draws.py --frame-gap-ms, docs/LIVENESS.md).
+SPARSE_ACTION_GAP_MS = 140.0
+
+
 def review_of(record: VerificationRecord, *, user) -> dict:
     """Everything the review page shows, for this user (the face only with the permission)."""
     liveness = record.liveness or {}
@@ -238,6 +244,9 @@ def review_of(record: VerificationRecord, *, user) -> dict:
         "action_steps": action_steps(liveness),
         "all_events": liveness.get("events") or [],
         "planarity": liveness.get("planarity"),
+        "pacing": liveness.get("pacing") or {},
+        "pacing_sparse": liveness.get("method") == "actions" and (
+            (liveness.get("pacing") or {}).get("median_gap_ms") or 0) > SPARSE_ACTION_GAP_MS,
         "flash": {"correlation": liveness.get("correlation"), "lag_ms": liveness.get("lag_ms"),
                   "colours": (liveness.get("challenge") or {}).get("colours") or []},
         "flash_plot": flash_plot_svg(liveness),
