@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import cv2
 
+    if args.presentations is not None and (not args.presentations.is_dir() or not any(
+            p.is_dir() for p in args.presentations.iterdir())):
+        parser.error(f"--presentations {args.presentations}: not a folder of labelled folders "
+                     "(live/, print/, replay/, ...)")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.presentations is not None:
         figures = presentation_figures(args.presentations, out=args.out,

@@ -375,6 +375,24 @@ def test_the_evaluation_of_real_captures_labelled_by_folder(tmp_path):
     assert (out / "roc.png").stat().st_size > 1000 and (out / "det.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("folder", ["missing", "flat"])
+def test_the_evaluation_of_a_folder_not_labelled_says_so(tmp_path, folder):
+    """A folder that does not exist, or pictures not sorted into label folders: a usage error
+    naming the expected layout, before any model loads."""
+    import subprocess
+    import sys
+
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "T1.jpg").write_bytes((SAMPLES / "image_T1.jpg").read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "ml.evaluate", "--presentations", str(tmp_path / folder),
+         "--out", str(tmp_path / "eval")], cwd=REPO, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 2
+    assert "not a folder of labelled folders (live/, print/, replay/, ...)" in result.stderr
+    assert not (tmp_path / "eval").exists()
+
+
 def test_no_member_may_push_the_decision_toward_live_by_saying_attack():
     """A member whose verdict runs against the labels on the fitting data (here the third) gets
     weight 0, not a negative one; the others keep theirs."""
