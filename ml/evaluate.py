@@ -92,6 +92,18 @@ def plots(scores: np.ndarray | dict, labels: list[str], out: Path) -> None:
     plt.close(figure)
 
 
+def member_curves(found: list[dict], decision_live: list[float]) -> dict[str, np.ndarray]:
+    """The ROC/DET curves' scores: the decision's probability, and each member's own score
+    (a margin, live above 0; our own member's probability) for rows where a face was found."""
+    from .pad_fusion import MARGIN_MEMBERS
+
+    curves = {"decision": np.array(decision_live)}
+    for name in MARGIN_MEMBERS:
+        curves[name] = np.array([r["margins"][name] for r in found])
+    curves["own"] = np.array([r["own_live"] for r in found])
+    return curves
+
+
 def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
                      per_species: int) -> dict:
     """The default passive decision (ml/pad_fusion.py) and each of its members on every photo
@@ -99,7 +111,7 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     (tight crops among them), their portraits' simulator live captures and every attack
     species (`per_species` seeds), and the Silent-Face authors' samples."""
     from .fit_fusion import figures_of, presentations, sample_items, score_rows
-    from .pad_fusion import MARGIN_MEMBERS, PassiveDecision
+    from .pad_fusion import PassiveDecision
 
     names = sorted(p.name for p in faces_dir.iterdir()
                    if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
@@ -109,12 +121,8 @@ def decision_figures(faces_dir: Path, *, seed: int, out: Path, variations: int,
     rows += score_rows(sample_items(), decision)
     (out / "rows.json").write_text(json.dumps(rows) + "\n")
     found = [r for r in rows if r["face"]]
-    # one curve for the decision and one per member (its margin: live when above 0)
-    curves = {"decision": np.array([decision.fusion.live(r["margins"], r["contexts"],
-                                                         r["own_live"]) for r in found])}
-    for name in MARGIN_MEMBERS:
-        curves[name] = np.array([r["margins"][name] for r in found])
-    curves["own"] = np.array([r["own_live"] for r in found])
+    curves = member_curves(found, [decision.fusion.live(r["margins"], r["contexts"],
+                                                        r["own_live"]) for r in found])
     labels = [r["species"] if r["species"] in PAD_CLASSES else "print" for r in found]
     plots(curves, labels, out)
     return {"decision_threshold": decision.threshold(), "seed": seed, "photos": names,
@@ -141,6 +149,7 @@ def score_captured(items, decision, *, multi_oriented: bool) -> list[dict]:
     """One row per picture: the face the single-image APIs judge (YuNet's proposals confirmed
     by MTCNN, the largest face, other orientations tried when `multi_oriented`), every member's
     margin and context on it, and the decision's probability (the veto included)."""
+    from .pad_fusion import margins_and_contexts
     from .pipeline import perception
 
     pipeline = perception()
@@ -153,8 +162,7 @@ def score_captured(items, decision, *, multi_oriented: bool) -> list[dict]:
             continue
         image, box = analysis.detection.image, analysis.largest.face.box
         scores, own = decision.member_scores(image, box)
-        margins = {n: s.margin for n, s in scores.items()}
-        contexts = {n: s.context for n, s in scores.items()}
+        margins, contexts = margins_and_contexts(scores)
         rows.append({**row, "face": True, "margins": margins, "contexts": contexts,
                      "own_live": own.live,
                      "live": decision.fusion.live(margins, contexts, own.live),
@@ -214,7 +222,7 @@ def presentation_figures(folder: Path, *, out: Path, multi_oriented: bool = Fals
     """The default passive decision and each member on a labelled folder of real presentations
     (captured_items): figures.json's figures, rows.json (every picture's scores), ROC and DET
     plots (the decision and every member, each over its own score)."""
-    from .pad_fusion import MARGIN_MEMBERS, PassiveDecision
+    from .pad_fusion import PassiveDecision
 
     decision = PassiveDecision.load(every_member=True)
     rows = score_captured(captured_items(folder), decision, multi_oriented=multi_oriented)
@@ -222,10 +230,7 @@ def presentation_figures(folder: Path, *, out: Path, multi_oriented: bool = Fals
     found = [r for r in rows if r["face"]]
     if not found:
         raise SystemExit(f"no face found in any picture under {folder}")
-    curves = {"decision": np.array([r["live"] for r in found])}
-    for name in MARGIN_MEMBERS:
-        curves[name] = np.array([r["margins"][name] for r in found])
-    curves["own"] = np.array([r["own_live"] for r in found])
+    curves = member_curves(found, [r["live"] for r in found])
     # plots() counts every label other than live as an attack
     plots(curves, ["live" if r["species"] == "live" else "print" for r in found], out)
     return {"folder": str(folder), **captured_figures(rows, decision.fusion)}

@@ -45,6 +45,7 @@ from .pad_fusion import (
     Fusion,
     PassiveDecision,
     feature_vector,
+    margins_and_contexts,
 )
 from .pad_split import PEOPLE_SPLIT, SPLIT, people_photos
 
@@ -117,9 +118,8 @@ def score_rows(items, decision: PassiveDecision) -> list[dict]:
             rows.append({**row, "face": False})
             continue
         scores, own = decision.member_scores(picture, faces[0].box)
-        rows.append({**row, "face": True,
-                     "margins": {n: s.margin for n, s in scores.items()},
-                     "contexts": {n: s.context for n, s in scores.items()},
+        margins, contexts = margins_and_contexts(scores)
+        rows.append({**row, "face": True, "margins": margins, "contexts": contexts,
                      "own_live": own.live})
     return rows
 

@@ -195,6 +195,12 @@ class Fusion:
         return float(self.thresholds[str(level)])
 
 
+def margins_and_contexts(scores: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """The margin and the context of each member's MemberScore, by name: what Fusion reads."""
+    return ({n: s.margin for n, s in scores.items()},
+            {n: s.context for n, s in scores.items()})
+
+
 @dataclass(frozen=True)
 class PassiveScore(PadScore):
     """`live`: the fused probability (the veto applied); `probabilities`: our own model's
@@ -262,13 +268,8 @@ class PassiveDecision:
     def member_scores(self, rgb: np.ndarray, box) -> tuple[dict, PadScore]:
         return {n: m.score(rgb, box) for n, m in self.members.items()}, self.own.score(rgb, box)
 
-    @staticmethod
-    def _margins_and_contexts(scores: dict) -> tuple[dict, dict]:
-        return ({n: s.margin for n, s in scores.items()},
-                {n: s.context for n, s in scores.items()})
-
     def fuse(self, scores: dict, own: PadScore) -> PassiveScore:
-        margins, contexts = self._margins_and_contexts(scores)
+        margins, contexts = margins_and_contexts(scores)
         fusion = self._fitted()
         live = fusion.live(margins, contexts, own.live)
         members = {n: {**s.as_dict(), "left_out": s.context < CONTEXT_FLOOR}
@@ -282,7 +283,7 @@ class PassiveDecision:
         return PassiveScore(live, own.probabilities, members, veto)
 
     def _needs_veto(self, scores: dict, own: PadScore) -> bool:
-        margins, contexts = self._margins_and_contexts(scores)
+        margins, contexts = margins_and_contexts(scores)
         fusion = self._fitted()
         return fusion.needs_veto(fusion.probability(feature_vector(margins, contexts, own.live)))
 
@@ -292,7 +293,7 @@ class PassiveDecision:
         second is then not run; on a face CelebA-Spoof is sure of alone, likewise)."""
         fusion = self._fitted()
         for name in VETO_MEMBERS:
-            if fusion.veto_settled(*self._margins_and_contexts(scores)):
+            if fusion.veto_settled(*margins_and_contexts(scores)):
                 return
             if name in self.veto_members:
                 scores[name] = self.veto_members[name].score(rgb, box)
