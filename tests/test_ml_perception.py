@@ -111,7 +111,10 @@ def test_sface_runtime_graph_has_one_input_and_no_prelu():
     assert [value.name for value in derived.graph.input] == [PICTURE_INPUT]
     assert "PRelu" in {node.op_type for node in shipped.graph.node}
     assert "PRelu" not in {node.op_type for node in derived.graph.node}
-    assert len(derived.graph.initializer) == len(shipped.graph.initializer)
+    # the shipped weights are all there, untouched (the PRelu slopes' scales are added)
+    derived_weights = {tensor.name: tensor for tensor in derived.graph.initializer}
+    for tensor in shipped.graph.initializer:
+        assert derived_weights[tensor.name] == tensor, tensor.name
 
 
 def test_thresholds_grow_with_strictness():
@@ -331,6 +334,33 @@ def test_only_mtcnn_decides_a_proposed_box_is_a_face(pipeline):
     # and YuNet's own proposals are what gets confirmed here (no fallback to the search)
     for picture, faces in ((rgb, 1), (photo("t1.jpg"), 6)):
         assert len(pipeline.detector.confirm(picture, pipeline.proposer.propose(picture))) == faces
+
+
+@pytest.mark.parametrize("name", ["t1.jpg", "obama.jpg", "biden.jpg", "mask_blue.jpg",
+                                  "Tom_Hanks_54745.png", "obama_partial_face.jpg"])
+def test_yunet_on_onnxruntime_finds_what_opencv_finds(name):
+    """ml/yunet.py's graph and decoding against OpenCV's own FaceDetectorYN on the shipped
+    file, at three sizes (sizes that are and are not multiples of 32, where both pad): the
+    same boxes in the same order, to float rounding, and the same scores."""
+    from ml.weights import weight_path
+    from ml.yunet import YuNet
+
+    ours = YuNet(weight_path("yunet"), score_min=0.5)
+    bgr = cv2.cvtColor(photo(name), cv2.COLOR_RGB2BGR)
+    found = 0
+    for scale in (1.0, 0.5, 0.37):
+        picture = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        height, width = picture.shape[:2]
+        opencv = cv2.FaceDetectorYN.create(str(weight_path("yunet")), "", (width, height),
+                                           0.5, 0.3, 5000)
+        _, rows = opencv.detect(picture)
+        theirs = np.zeros((0, 15), np.float32) if rows is None else rows
+        boxes, scores = ours.detect(picture)
+        assert len(boxes) == len(theirs), (name, scale)
+        assert np.abs(boxes - theirs[:, :4]).max(initial=0.0) < 0.01, (name, scale)
+        assert np.abs(scores - theirs[:, 14]).max(initial=0.0) < 1e-4, (name, scale)
+        found += len(boxes)
+    assert found >= (0 if name.startswith("mask_") else 2)
 
 
 def test_a_face_the_proposer_misses_is_still_found_by_mtcnn(pipeline):
