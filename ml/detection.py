@@ -78,6 +78,12 @@ class FaceDetector:
         self.score_min = score_min
         self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=torch_device())
         self._mtcnn.eval()
+        if torch_device().type == "cpu":
+            from .mtcnn_stages import onnx_stage
+
+            # R-Net and O-Net in onnxruntime: ~3x less time, the same outputs (ml/mtcnn_stages.py)
+            self._mtcnn.rnet = onnx_stage(self._mtcnn.rnet, 24)
+            self._mtcnn.onet = onnx_stage(self._mtcnn.onet, 48)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self.detect_many([rgb])[0]

@@ -363,6 +363,52 @@ def test_yunet_on_onnxruntime_finds_what_opencv_finds(name):
     assert found >= (0 if name.startswith("mask_") else 2)
 
 
+def test_mtcnn_later_stages_run_in_onnxruntime_with_torch_outputs(pipeline):
+    """R-Net and O-Net are onnxruntime sessions (ml/mtcnn_stages.py) whose outputs equal
+    facenet-pytorch's own torch networks (fresh ones, from the same files) on real face crops
+    and noise, and on an empty batch; MTCNN's whole search with them finds the faces a
+    torch-only MTCNN finds, boxes and landmarks within 0.01 px."""
+    import torch
+    from facenet_pytorch import MTCNN
+    from PIL import Image
+
+    from ml.detection import MIN_FACE_SIZE, _detection_size
+
+    ours = pipeline.detector._mtcnn
+    torch_only = MTCNN(keep_all=True, min_face_size=MIN_FACE_SIZE, device="cpu").eval()
+    assert type(ours.rnet).__name__ == type(ours.onet).__name__ == "OnnxStage"
+    rgb = photo("t1.jpg")
+    faces = pipeline.detector.detect(rgb)
+    for stage, reference, side in ((ours.rnet, torch_only.rnet, 24),
+                                   (ours.onet, torch_only.onet, 48)):
+        crops = [cv2.resize(rgb[int(f.box[1]):int(f.box[3]), int(f.box[0]):int(f.box[2])],
+                            (side, side)) for f in faces]
+        batch = (torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() - 127.5) / 128
+        batch = torch.cat([batch, torch.randn(3, 3, side, side)])
+        with torch.inference_mode():
+            for got, expected in zip(stage(batch), reference(batch), strict=True):
+                assert got.shape == expected.shape
+                assert float((got - expected).abs().max()) < 1e-4
+            assert [tuple(t.shape) for t in stage(batch[:0])] == [
+                (0, t.shape[1]) for t in reference(batch[:1])]
+    for name in ("t1.jpg", "obama.jpg", "Tom_Hanks_54745.png"):
+        picture = photo(name)
+        scale, size = _detection_size(*picture.shape[:2])
+        image = Image.fromarray(picture)
+        if scale < 1.0:
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        with torch.inference_mode():
+            boxes, probs, points = torch_only.detect([image], landmarks=True)
+        expected = [p for p in probs[0] if p >= pipeline.detector.score_min]
+        found = pipeline.detector.detect(picture)
+        assert len(found) == len(expected), name
+        for face in found:
+            distance = np.abs(boxes[0][:, :4] / scale - np.asarray(face.box)).max(axis=1)
+            nearest = int(distance.argmin())
+            assert distance[nearest] < 0.01, name
+            assert np.abs(points[0][nearest] / scale - np.asarray(face.landmarks)).max() < 0.01
+
+
 def test_a_face_the_proposer_misses_is_still_found_by_mtcnn(pipeline):
     """With nothing proposed (a YuNet asking for an impossible score), the whole MTCNN search
     runs: the same faces as without a proposer; a rotated photo still turns upright."""
