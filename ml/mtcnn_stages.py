@@ -15,9 +15,10 @@ outputs equal torch's to float rounding (tests/test_ml_perception.py). On a GPU,
 torch can no longer export that way, the torch network stays (a warning says why).
 """
 
-import io
 import logging
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -57,16 +58,17 @@ def onnx_stage(network, side: int):
     with torch.inference_mode():
         expected = network(example)
     try:
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
+        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
             warnings.simplefilter("ignore")      # the exporter's deprecation notices
-            torch.onnx.export(network, (example,), buffer, input_names=[STAGE_INPUT],
+            path = Path(folder) / "stage.onnx"
+            torch.onnx.export(network, (example,), path, input_names=[STAGE_INPUT],
                               output_names=[f"out{i}" for i in range(len(expected))],
                               dynamic_axes={STAGE_INPUT: {0: "n"},
                                             **{f"out{i}": {0: "n"}
                                                for i in range(len(expected))}},
                               dynamo=False, opset_version=17)
+            graph = path.read_bytes()
     except Exception as error:   # noqa: BLE001 - any exporter failure: keep torch's network
         log.warning("MTCNN %s stays in torch: onnx export failed (%s)", name, error)
         return network
-    return OnnxStage(buffer.getvalue(), [int(values.shape[1]) for values in expected], name)
+    return OnnxStage(graph, [int(values.shape[1]) for values in expected], name)
