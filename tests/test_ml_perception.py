@@ -179,6 +179,53 @@ def test_altered_weight_file_is_refused(monkeypatch, tmp_path):
         resolve(sface)
 
 
+def test_jpegs_decoded_by_opencv_have_pillows_pixels():
+    """load_rgb decodes upright plain JPEGs with OpenCV (faster) and everything else with
+    Pillow: on the offline photos and on JPEGs saved every way a client may (4:2:0 and 4:4:4
+    chroma, progressive, grey, low and high quality), OpenCV's pixels are Pillow's exactly; a
+    JPEG that EXIF says to turn, and a PNG, are still turned and read by Pillow."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    from ml.image import _upright_plain_jpeg
+
+    def pillow_pixels(data: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(data)) as opened:
+            return np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+
+    def saved(image: Image.Image, **options) -> bytes:
+        out = io.BytesIO()
+        image.save(out, **options)
+        return out.getvalue()
+
+    pictures = [path.read_bytes() for path in sorted(PHOTOS.glob("*.jpg"))]
+    face = Image.open(PHOTOS / "obama.jpg").convert("RGB")
+    for options in ({"quality": 85}, {"quality": 95, "subsampling": 0},
+                    {"quality": 40, "subsampling": 2}, {"quality": 85, "progressive": True}):
+        pictures.append(saved(face, format="JPEG", **options))
+    pictures.append(saved(face.convert("L"), format="JPEG", quality=85))
+    by_opencv = 0
+    for data in pictures:
+        with Image.open(io.BytesIO(data)) as opened:
+            by_opencv += _upright_plain_jpeg(opened)     # (some offline photos carry EXIF)
+        assert np.array_equal(load_rgb(data), pillow_pixels(data))
+    assert by_opencv >= 10                                # the OpenCV path is what is tested
+
+    exif = Image.Exif()
+    exif[0x0112] = 6                                      # "turn a quarter clockwise"
+    turned = saved(face, format="JPEG", quality=85, exif=exif.tobytes())
+    png = saved(face, format="PNG")
+    for data in (turned, png):
+        with Image.open(io.BytesIO(data)) as opened:
+            assert not _upright_plain_jpeg(opened)
+        assert np.array_equal(load_rgb(data), pillow_pixels(data))
+    assert load_rgb(turned).shape[:2] == (face.width, face.height)
+    # a cut-off JPEG is refused as Pillow refuses it, not read half grey
+    with pytest.raises(OSError, match="truncated"):
+        load_rgb(pictures[-2][: len(pictures[-2]) * 2 // 3])
+
+
 def test_facenet_loader_reads_a_user_weight_file(tmp_path, pipeline):
     import torch
     from facenet_pytorch import InceptionResnetV1
