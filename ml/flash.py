@@ -99,7 +99,13 @@ def face_region_means(frames: list[np.ndarray], box: tuple[float, ...]) -> np.nd
     right, bottom = min(width, int(x2 - 0.2 * w)), min(height, int(y2 - 0.2 * h))
     if right <= left or bottom <= top:
         return None
-    return np.array([f[top:bottom, left:right].reshape(-1, 3).mean(axis=0) for f in frames])
+    import cv2
+
+    # OpenCV's sum of the region is exact (whole numbers in doubles), as numpy's mean is
+    # before its division: the same means, ~15x faster than numpy's reduction over a
+    # strided slice (a flash clip's ~50 frames cost ~35 ms that way)
+    pixels = (bottom - top) * (right - left)
+    return np.array([cv2.sumElems(f[top:bottom, left:right])[:3] for f in frames]) / pixels
 
 
 def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],

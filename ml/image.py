@@ -4,10 +4,15 @@ An MPO (a phone's JPEG with more pictures after it) is read as its first picture
 Pillow opens it at, and the one apps/core/images.py checks."""
 
 import io
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .device import library_threads
 
 EXIF_ORIENTATION = 0x0112
 
@@ -27,6 +32,21 @@ def load_rgb(source: bytes | str | Path) -> np.ndarray:
                 return decoded
         image = ImageOps.exif_transpose(opened)
         return np.asarray(image.convert("RGB"))
+
+
+def load_rgb_all(sources: Sequence[bytes]) -> list[np.ndarray]:
+    """load_rgb of each picture, in order, decoded on library_threads() threads (a clip's
+    frames: one decode uses one core, and OpenCV and Pillow let go of the GIL while they
+    decode). The first picture that cannot be read raises, as load_rgb does."""
+    if len(sources) < 2 or library_threads() < 2:
+        return [load_rgb(source) for source in sources]
+    return list(_decoders().map(load_rgb, sources))
+
+
+@lru_cache(maxsize=1)
+def _decoders() -> ThreadPoolExecutor:
+    # made on first use, in the process that decodes (a worker process, after the fork)
+    return ThreadPoolExecutor(library_threads(), thread_name_prefix="decode")
 
 
 def _upright_plain_jpeg(opened: Image.Image) -> bool:

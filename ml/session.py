@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from .detection import box_iou
-from .image import load_rgb
+from .image import load_rgb, load_rgb_all
 from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pad_fusion import PassiveDecision
 from .pad_score import score_faces
@@ -99,7 +99,7 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
     if len(frames) < needed:
         out.liveness = {"reason": f"{len(frames)} frames, {needed} needed"}
         return done(Reason.TOO_FEW_FRAMES)
-    images = [load_rgb(f) for f in frames]
+    images = load_rgb_all(frames)
     out.strip = frame_strip(images, times_ms)     # whatever the verdict: for the review
 
     # The best frame: the highest quality face among evenly spaced candidates.

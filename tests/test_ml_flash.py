@@ -123,3 +123,20 @@ def test_a_box_wholly_outside_the_frame_is_no_face():
     result = analyse_flash(frames, [i * 66.0 for i in range(10)], challenge,
                            box=(400.0, 300.0, 500.0, 420.0))
     assert result.reason == "NO_FACE" and not result.passed
+
+
+def test_face_region_means_equal_numpys_mean():
+    """face_region_means sums the region with OpenCV: the means are numpy's to the last bit,
+    on random frames and boxes, a box cut by the frame's edge included."""
+    from ml.flash import face_region_means
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (533, 480, 3), dtype=np.uint8) for _ in range(12)]
+    for box in [(100.0, 80.0, 380.0, 420.0), (-40.5, 300.2, 210.7, 610.9), (7.3, 9.9, 31.1, 40.2)]:
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        top, left = max(0, int(y1 + 0.2 * h)), max(0, int(x1 + 0.2 * w))
+        bottom, right = min(533, int(y2 - 0.2 * h)), min(480, int(x2 - 0.2 * w))
+        expected = np.array([f[top:bottom, left:right].reshape(-1, 3).mean(axis=0)
+                             for f in frames])
+        assert np.array_equal(face_region_means(frames, box), expected)

@@ -122,3 +122,31 @@ def test_the_same_person_throughout_passes_face_replace_detection(subjects, mode
     assert track is not None and track.found_share(len(frames)) == 1.0
     result = face_consistency(frames, track.faces, embedder=perception().embedder)
     assert result.same_person and result.lowest_confidence > result.threshold, result
+
+
+@pytest.mark.parametrize("name", FACES)
+def test_mesh_points_read_from_bytes_are_the_landmarks_values(models, subjects, name):
+    """normalized_points reads FaceMesh's landmarks from their serialized bytes: the same
+    float32 values as reading each landmark's x, y, z; a list laid out otherwise (a landmark
+    with a visibility) is read attribute by attribute, with the same values."""
+    import cv2
+
+    from ml.mesh import CROP_SIZE, normalized_points
+
+    _, mesher = models
+    frame, face, _ = subjects[name]
+    x1, y1, x2, y2 = (int(v) for v in face.box)
+    crop = cv2.resize(frame[max(0, y1 - 60):y2 + 60, max(0, x1 - 60):x2 + 60],
+                      (CROP_SIZE, CROP_SIZE))
+    found = mesher._mesh.process(crop).multi_face_landmarks
+    assert found, "FaceMesh found no face on the crop"
+    landmarks = found[0]
+
+    def attribute_read(listed):
+        return np.array([(p.x, p.y, p.z) for p in listed.landmark], dtype=np.float32)
+
+    points = normalized_points(landmarks)
+    assert points.shape == (478, 3) and points.dtype == np.float32
+    assert np.array_equal(points, attribute_read(landmarks))
+    landmarks.landmark[10].visibility = 0.5        # one record of another length
+    assert np.array_equal(normalized_points(landmarks), attribute_read(landmarks))

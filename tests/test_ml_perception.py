@@ -499,3 +499,28 @@ print(trimmed, before, rss())
     trimmed, before, after = answer.stdout.split()
     assert trimmed == "True"
     assert float(before) - float(after) > 60, answer.stdout
+
+
+def test_frames_decoded_on_threads_are_load_rgbs_in_order(monkeypatch):
+    """load_rgb_all (a clip's frames, decoded on ML_THREADS threads) gives load_rgb's pixels in
+    the frames' order, and raises as load_rgb does on the first frame that cannot be read."""
+    import io
+
+    from PIL import Image
+
+    from ml.image import load_rgb_all
+
+    monkeypatch.setenv("ML_THREADS", "2")
+    face = Image.open(PHOTOS / "obama.jpg").convert("RGB")
+    frames = []
+    for angle in range(0, 40, 2):         # twenty different frames, as a clip sends them
+        out = io.BytesIO()
+        face.rotate(angle).save(out, format="JPEG", quality=85)
+        frames.append(out.getvalue())
+    decoded = load_rgb_all(frames)
+    assert len(decoded) == len(frames)
+    for data, rgb in zip(frames, decoded, strict=True):
+        assert np.array_equal(rgb, load_rgb(data))
+    broken = frames[:5] + [frames[5][: len(frames[5]) // 2]] + frames[6:]
+    with pytest.raises(OSError, match="truncated"):
+        load_rgb_all(broken)
