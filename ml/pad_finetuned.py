@@ -80,7 +80,8 @@ class FinetunedPadModel:
             raise ValueError(f"crop mode {mode!r}: one of {CROP_MODES}")
         self.network, self.variant, self.classes, self.crop_spec, self.mode = (
             network.eval(), variant, classes, crop, mode)
-        self._inference = inference_network(self.network)
+        self._inference = inference_network(
+            self.network, (self.crop_spec.height, self.crop_spec.width))
 
     @classmethod
     def load(cls, path: str | Path) -> "FinetunedPadModel":

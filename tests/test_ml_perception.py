@@ -423,7 +423,7 @@ def test_mtcnn_later_stages_run_in_onnxruntime_with_torch_outputs(pipeline):
 
     ours = pipeline.detector._mtcnn
     torch_only = MTCNN(keep_all=True, min_face_size=MIN_FACE_SIZE, device="cpu").eval()
-    assert type(ours.rnet).__name__ == type(ours.onet).__name__ == "OnnxStage"
+    assert type(ours.rnet).__name__ == type(ours.onet).__name__ == "OnnxModule"
     rgb = photo("t1.jpg")
     faces = pipeline.detector.detect(rgb)
     for stage, reference, side in ((ours.rnet, torch_only.rnet, 24),

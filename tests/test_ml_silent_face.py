@@ -1,6 +1,8 @@
-"""The loader for Silent-Face-Anti-Spoofing checkpoints, on checkpoints these tests write."""
+"""The loader for Silent-Face-Anti-Spoofing checkpoints, on checkpoints these tests write, and
+the shipped MiniFASNets run by onnxruntime."""
 
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from ml.silent_face import (
     crop_box,
     parse_name,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def trained_looking(variant: str, seed: int, input_size=(80, 80)):
@@ -101,6 +105,7 @@ def test_a_published_style_checkpoint_scores_like_the_network_that_wrote_it(tmp_
         logits = network(torch.from_numpy(patch.copy()).permute(2, 0, 1)[None])
     expected = torch.softmax(logits, 1)[0].numpy()
     got = model.probabilities(rgb, box)
+    assert type(model._inference).__name__ == "OnnxModule"   # run by onnxruntime
     np.testing.assert_allclose(got, expected, atol=1e-5)
     score = model.score(rgb, box)
     assert score.live == pytest.approx(float(expected[1]), abs=1e-5)
@@ -166,3 +171,43 @@ def test_the_generic_loader_picks_the_format(tmp_path):
     assert isinstance(pad_model_load(tmp_path / "2.7_80x80_MiniFASNetV2.pth"), SilentFaceModel)
     assert isinstance(pad_model_load(tmp_path), SilentFaceEnsemble)
     assert isinstance(pad_model_load(weight_path("pad_baseline")), PadModel)
+
+
+def test_the_shipped_minifasnets_run_in_onnxruntime_with_torch_outputs():
+    """Every MiniFASNet the passive decision runs (its own model, the texture member, the
+    authors' two checkpoints of the veto) is an onnxruntime session (ml/onnx_modules.py) whose
+    probabilities equal the torch network's, loaded from the same file, on real face crops,
+    texture windows and noise, in small batches (onnxruntime) and large ones (torch from
+    TORCH_FROM_BATCH crops); an empty batch gives no rows."""
+    from ml.image import load_rgb
+    from ml.pipeline import perception
+    from ml.silent_face import TORCH_FROM_BATCH
+
+    pipeline = perception()
+    decision = pipeline.pad
+    own, texture = decision.own, decision.members["texture"].model
+    authors = decision.veto_members["silent_face"].models
+    rgb = load_rgb(REPO / "fixtures" / "photos" / "t1.jpg")
+    faces = pipeline.detector.detect(rgb)
+    assert len(faces) >= 2
+    noise = np.random.default_rng(2).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    for model in (own, texture):
+        assert type(model._inference).__name__ == "OnnxModule"
+        crops = [c for face in faces for c in model.crops(rgb, face.box)] + [noise]
+        assert len(crops) >= TORCH_FROM_BATCH
+        batch = torch.from_numpy(np.stack(crops).astype(np.float32)).permute(0, 3, 1, 2)
+        with torch.no_grad():
+            expected = torch.softmax(model.network(batch), dim=1).numpy()
+        np.testing.assert_allclose(model.probabilities(crops), expected, atol=1e-5)
+        for size in (1, 2, TORCH_FROM_BATCH - 1):
+            np.testing.assert_allclose(model.probabilities(crops[-size:]), expected[-size:],
+                                       atol=1e-5)
+        assert model._inference(batch[:0]).shape == (0, expected.shape[1])
+    for model in authors:
+        assert type(model._inference).__name__ == "OnnxModule"
+        for face in faces:
+            patch = model.patch(rgb, face.box)[:, :, ::-1].astype(np.float32)
+            with torch.no_grad():
+                logits = model.network(torch.from_numpy(patch.copy()).permute(2, 0, 1)[None])
+            np.testing.assert_allclose(model.probabilities(rgb, face.box),
+                                       torch.softmax(logits, 1)[0].numpy(), atol=1e-5)
