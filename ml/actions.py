@@ -293,13 +293,14 @@ MIN_FRAMES_WITH_FACE = 0.7
 def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
                         timeout_ms: float, detector, mesher, eyes_open_required: bool = False,
                         face_replace_check: bool = False, embedder=None,
-                        track=None) -> ActionVerdict:
+                        track=None, embedded=None) -> ActionVerdict:
     """Images in, verdict out: the face is found on the first frame (the detector) and followed
     by FaceMesh through every frame (ml/tracking.py); frames where the mesh finds no face are
     left out. NO_FACE when it finds the face in under 70 % of the frames; with
     face_replace_check, FACE_REPLACED when the person changes during the clip
     (ml/consistency.py, on the tracked faces). A caller that tracked the clip already passes its
-    `track`. The models are the caller's (the process's one perception pipeline): this module
+    `track`, and may pass the face-replace embeddings it made of the tracked faces
+    (`embedded`: {frame index: vector}, ml/consistency.py). The models are the caller's (the process's one perception pipeline): this module
     builds none of its own."""
     from .tracking import track_faces
 
@@ -317,7 +318,8 @@ def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions
     if face_replace_check:
         from .consistency import face_consistency
 
-        consistency = face_consistency(frames, track.faces, embedder=embedder)
+        consistency = face_consistency(frames, track.faces, embedder=embedder,
+                                       embedded=embedded)
         if not consistency.same_person:
             return ActionVerdict(False, "FACE_REPLACED", (), 0.0)
     return verify_actions(landmarks, times, actions, timeout_ms=timeout_ms,

@@ -6,12 +6,15 @@ first embedded frame's; the clip is consistent when every comparison's confidenc
 embedder's 1e-3 threshold (the same scale verify uses). A frame the track lost is skipped.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .detection import Face
 from .similarity import comparison_of, thresholds_for
+
+CONSISTENCY_STEP = 5        # every fifth frame's face is embedded
 
 
 @dataclass(frozen=True)
@@ -23,14 +26,21 @@ class Consistency:
 
 
 def face_consistency(frames: list[np.ndarray], faces: dict[int, Face], *, embedder,
-                     step: int = 5, far: str = "1e-3") -> Consistency:
+                     step: int = CONSISTENCY_STEP, far: str = "1e-3",
+                     embedded: Mapping[int, np.ndarray] | None = None) -> Consistency:
+    """`embedded` holds embeddings a caller already made of some of these frames' faces
+    (embedder.embed of frames[index] and faces[index]: ml/session.py makes them while the clip
+    is tracked); the others are made here."""
     threshold = thresholds_for(embedder.name)[far]
     reference, lowest, first_other = None, 100.0, None
     for index in range(0, len(frames), step):
         face = faces.get(index)
         if face is None:
             continue
-        vector = embedder.embed(frames[index], face)
+        if embedded is not None and index in embedded:
+            vector = embedded[index]
+        else:
+            vector = embedder.embed(frames[index], face)
         if reference is None:
             reference = vector
             continue

@@ -1,4 +1,5 @@
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 
 
@@ -18,6 +19,29 @@ def library_threads() -> int:
     ML_THREADS, which a worker process gets from its share of the cores
     (liveness_project/celery.py); 1 where it is not set."""
     return max(1, int(os.environ.get("ML_THREADS", "1")))
+
+
+@lru_cache(maxsize=1)
+def background_threads() -> ThreadPoolExecutor:
+    """library_threads() threads for a verify's work that can run beside its main line: a
+    clip's frames decoded in parallel (ml/image.py), its face-replace embeddings while FaceMesh,
+    one core's work, follows the face (ml/session.py). Made on first use, in the process that
+    verifies (a worker process, after the fork)."""
+    return ThreadPoolExecutor(library_threads(), thread_name_prefix="ml-background")
+
+
+def beside(function, *args) -> Future:
+    """`function(*args)` started on background_threads(), beside the caller's own work, when
+    this process has two threads or more; run now, in the caller, when it has one (a second
+    thread would only take turns with the caller on its one core)."""
+    if library_threads() >= 2:
+        return background_threads().submit(function, *args)
+    done: Future = Future()
+    try:
+        done.set_result(function(*args))
+    except Exception as error:  # noqa: BLE001 - handed to whoever reads the result
+        done.set_exception(error)
+    return done
 
 
 def onnx_session_options():

@@ -5,14 +5,12 @@ Pillow opens it at, and the one apps/core/images.py checks."""
 
 import io
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .device import library_threads
+from .device import background_threads, library_threads
 
 EXIF_ORIENTATION = 0x0112
 
@@ -40,13 +38,7 @@ def load_rgb_all(sources: Sequence[bytes]) -> list[np.ndarray]:
     decode). The first picture that cannot be read raises, as load_rgb does."""
     if len(sources) < 2 or library_threads() < 2:
         return [load_rgb(source) for source in sources]
-    return list(_decoders().map(load_rgb, sources))
-
-
-@lru_cache(maxsize=1)
-def _decoders() -> ThreadPoolExecutor:
-    # made on first use, in the process that decodes (a worker process, after the fork)
-    return ThreadPoolExecutor(library_threads(), thread_name_prefix="decode")
+    return list(background_threads().map(load_rgb, sources))
 
 
 def _upright_plain_jpeg(opened: Image.Image) -> bool:

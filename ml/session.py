@@ -6,10 +6,13 @@ ml's own (ml/jobs.py); the web maps reasons to the contract's result names and c
 """
 
 import time
+from concurrent.futures import Future, wait
 
 import numpy as np
 
+from .consistency import CONSISTENCY_STEP
 from .detection import box_iou
+from .device import beside
 from .image import load_rgb, load_rgb_all
 from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pad_fusion import PassiveDecision
@@ -84,15 +87,34 @@ def _eyes_open_somewhere(frames, faces, mesher) -> bool:
 
 def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> VerifyResult:
     """Judges a capture: enough frames, a face, one face when asked, liveness by its check,
-    then the comparison of the best frame with every reference embedding."""
-    started = time.perf_counter()
+    then the comparison of the best frame with every reference embedding.
+
+    Work that does not feed the main line runs beside it (ml/device.py `beside`): the review
+    strip, and on an action clip the face-replace embeddings of the tracked faces, started as
+    FaceMesh (one core's work, most of the clip's time) reaches each fifth frame. The results
+    are those of doing it all in order; whatever was started is settled before returning."""
+    started: list[Future] = []
+    try:
+        return _capture_verify(job, references, started)
+    finally:
+        for future in started:
+            future.cancel()           # not begun: not needed (a verdict came first)
+        wait(started)
+
+
+def _capture_verify(job: VerifyJob, references: dict[str, list[float]],
+                    started: list[Future]) -> VerifyResult:
+    began = time.perf_counter()
     pipeline = perception()
     frames, times_ms = job.frames, list(job.times_ms)
     out = VerifyResult(Reason.SAME_PERSON, frames=len(frames))
+    strip: Future | None = None
 
     def done(reason: Reason) -> VerifyResult:
         out.reason = reason
-        out.model_ms = round((time.perf_counter() - started) * 1000, 1)
+        if strip is not None:
+            out.strip = strip.result()         # whatever the verdict: for the review
+        out.model_ms = round((time.perf_counter() - began) * 1000, 1)
         return out
 
     needed = MIN_FRAMES.get(job.check, 1)
@@ -100,14 +122,24 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         out.liveness = {"reason": f"{len(frames)} frames, {needed} needed"}
         return done(Reason.TOO_FEW_FRAMES)
     images = load_rgb_all(frames)
-    out.strip = frame_strip(images, times_ms)     # whatever the verdict: for the review
+    strip = beside(frame_strip, images, times_ms)
+    started.append(strip)
+
+    embeddings: dict[int, Future] = {}        # frame index -> its tracked face's embedding
+    on_face = None
+    if job.check == LivenessCheck.ACTIONS and job.face_replace_check:
+        def on_face(index: int, face) -> None:
+            if index % CONSISTENCY_STEP == 0:
+                embeddings[index] = beside(pipeline.embedder.embed, images[index], face)
+                started.append(embeddings[index])
 
     # The best frame: the highest quality face among evenly spaced candidates.
     candidates = list(range(0, len(images), max(1, len(images) // BEST_FRAME_CANDIDATES)))
     track, largest_faces = None, {}
     if job.check in (LivenessCheck.ACTIONS, LivenessCheck.FLASH):
         track, best, crowded = _best_in_clip(pipeline, images, candidates, job.check,
-                                             crowd_matters=job.single_face_required)
+                                             crowd_matters=job.single_face_required,
+                                             on_face=on_face)
     else:
         best, crowded, largest_faces = _best_by_detection(pipeline, images, candidates)
     if best is None:
@@ -138,7 +170,8 @@ def capture_verify(job: VerifyJob, references: dict[str, list[float]]) -> Verify
         out.passive["veto"] = pad.veto
     if burst:
         out.passive["frames"] = burst
-    liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track)
+    liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track,
+                                 embeddings)
     if liveness_failure is not None and not job.compare_when_not_live:
         return done(liveness_failure)
 
@@ -170,7 +203,8 @@ def _best_by_detection(pipeline, images, candidates):
     return best, crowded, largest_faces
 
 
-def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = True):
+def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = True,
+                  on_face=None):
     """A clip: the face detected on the first frame and tracked (ml/tracking.py) through every
     frame for actions (their landmarks are needed anyway) or through the candidates for flash;
     the candidates ranked by the quality of their tracked faces, and the detector run once more,
@@ -180,14 +214,15 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     the first, the best or the last frame held several confident faces (the detector runs on
     those three only: a second face that comes and goes between them is not seen). The last
     frame is looked at only when `crowd_matters` (the session asked for one face: otherwise
-    nobody reads the answer, and the detection is a tenth of a flash verify's time)."""
+    nobody reads the answer, and the detection is a tenth of a flash verify's time).
+    `on_face` is told of each tracked face (track_faces)."""
     from .pipeline import AnalyzedFace
     from .quality import face_quality
     from .tracking import track_faces
 
     indices = list(range(len(images))) if check == LivenessCheck.ACTIONS else candidates
     track = track_faces(images, indices, detector=pipeline.detector, mesher=pipeline.mesher,
-                        proposer=pipeline.proposer)
+                        proposer=pipeline.proposer, on_face=on_face)
     if track is None:
         return None, None, False
     ranked = [(face_quality(images[i], track.faces[i]).score, -i) for i in candidates
@@ -271,8 +306,9 @@ def comparison_reason(comparisons: dict, far: str) -> Reason:
 
 
 def _liveness(job: VerifyJob, images, times_ms, analysed, passive_passed,
-              out: VerifyResult, track) -> Reason | None:
-    """The capture's liveness by its check: None when live, else why not."""
+              out: VerifyResult, track, embeddings: dict[int, Future]) -> Reason | None:
+    """The capture's liveness by its check: None when live, else why not. `embeddings`: the
+    face-replace embeddings started while an action clip was tracked."""
     pipeline = perception()
     if job.check == LivenessCheck.STILL:
         out.liveness = {"method": "passive PAD on the best frame"}
@@ -286,7 +322,7 @@ def _liveness(job: VerifyJob, images, times_ms, analysed, passive_passed,
         out.checks[Check.PASSIVE.value] = PASSED if passive_passed else FAILED
         return None if passive_passed else Reason.PRESENTATION_ATTACK
     if job.check == LivenessCheck.ACTIONS:
-        return _actions_liveness(job, images, times_ms, out, pipeline, track)
+        return _actions_liveness(job, images, times_ms, out, pipeline, track, embeddings)
     if job.check == LivenessCheck.FLASH:
         return _flash_liveness(job, images, times_ms, out, track)
     raise ValueError(f"no liveness check for {job.check!r}")
@@ -305,7 +341,7 @@ def capture_pacing(times_ms) -> dict:
 
 
 def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
-                      pipeline, track) -> Reason | None:
+                      pipeline, track, embeddings: dict[int, Future]) -> Reason | None:
     from .actions import analyse_action_clip
 
     assert job.actions is not None                 # VerifyJob refuses an actions job without
@@ -313,7 +349,7 @@ def _actions_liveness(job: VerifyJob, images, times_ms, out: VerifyResult,
         images, times_ms, list(job.actions.actions), timeout_ms=job.actions.timeout_ms,
         eyes_open_required=job.eyes_open_required, face_replace_check=job.face_replace_check,
         detector=pipeline.detector, mesher=pipeline.mesher, embedder=pipeline.embedder,
-        track=track)
+        track=track, embedded={index: future.result() for index, future in embeddings.items()})
     out.liveness = {"method": "actions", "reason": verdict.reason,
                     "planarity": verdict.planarity,
                     "events": [[e.action, e.start_ms, e.end_ms] for e in verdict.events],

@@ -20,6 +20,7 @@ for: the first face, and the best frame's face that the passive decision and the
 (their thresholds were calibrated on the detector's boxes).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,12 +83,14 @@ def _detector_face(detector, frames, detected_index: int, index: int, first: Fac
 
 
 def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
-                mesher, proposer=None) -> Track | None:
+                mesher, proposer=None,
+                on_face: Callable[[int, Face], None] | None = None) -> Track | None:
     """The largest face of the first of `indices` where the detector finds one (it tries the
     first DETECT_TRIES), followed through the later indices in order (FaceMesh around the last
     known face). None when the detector finds no face on those. Frames the mesh cannot read are
     absent from the track. With a proposer, the detector confirms its proposals
-    (FaceDetector.detect_proposed)."""
+    (FaceDetector.detect_proposed). `on_face(index, face)` is told of each frame's face as soon
+    as it is tracked (the caller may start work on it while the rest is tracked)."""
     found = []
     for tried, index in enumerate(indices[:DETECT_TRIES]):
         found = detector.detect_proposed(frames[index], proposer)
@@ -110,4 +113,6 @@ def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
         face = face_from_mesh(points, offsets, first.score)
         faces[index], landmarks[index] = face, points
         last = face
+        if on_face is not None:
+            on_face(index, face)
     return Track(first_faces=tuple(found), faces=faces, landmarks=landmarks)

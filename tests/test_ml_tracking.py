@@ -178,3 +178,55 @@ def test_box_offsets_come_from_the_frame_the_mesh_first_reads(clips):
     ious = [box_iou(pipeline.detector.detect(clip[i])[0].box, track.faces[i].box)
             for i in range(1, len(clip))]
     assert min(ious) > 0.8, ious
+
+
+def test_work_started_beside_the_track_gives_the_answers_of_doing_it_in_order(clips,
+                                                                              monkeypatch):
+    """With two threads (ML_THREADS=2), a clip verify embeds the face-replace frames on the
+    background threads while FaceMesh tracks the rest, and draws the review strip there too
+    (ml/session.py); with one, everything runs in order on the caller's thread. Both give the
+    same answer to the last digit: a live clip passes, the same clip with another person
+    swapped in halfway is FACE_REPLACED, and the strip, the best frame, the passive scores and
+    the comparisons are identical."""
+    import threading
+
+    from ml.simulator.head import render_action_clip as render
+
+    pipeline = perception()
+    frames, times = clips["obama3.jpg"]
+    other = load_rgb(PHOTOS / "biden.jpg")
+    other_frame, _ = portrait_frame(other, pipeline.detector.detect(other)[0].box)
+    own = load_rgb(PHOTOS / "obama3.jpg")
+    own_frame, _ = portrait_frame(own, pipeline.detector.detect(own)[0].box)
+    own_mesh = pipeline.mesher.landmarks(own_frame, pipeline.detector.detect(own_frame)[0])
+    other_mesh = pipeline.mesher.landmarks(other_frame,
+                                           pipeline.detector.detect(other_frame)[0])
+    swapped, swapped_times = render(own_frame, own_mesh, SCRIPT, duration_ms=2700, seed=304,
+                                    fps=10, swap_to=(other_frame, other_mesh),
+                                    swap_at_ms=1300)
+    reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
+                                  multi_oriented=False)["embedding"]
+    embed = type(pipeline.embedder).embed
+    threads_used: list[str] = []
+
+    def recorded(self, rgb, face):
+        threads_used.append(threading.current_thread().name)
+        return embed(self, rgb, face)
+
+    monkeypatch.setattr(type(pipeline.embedder), "embed", recorded)
+    answers = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("ML_THREADS", threads)
+        threads_used.clear()
+        answers[threads] = [session_verify(_job(f, t, reference))
+                            for f, t in ((frames, times), (swapped, swapped_times))]
+        beside = sum(name.startswith("ml-background") for name in threads_used)
+        # on the caller's thread: the live clip's best frame, compared with the reference
+        assert beside == (0 if threads == "1" else len(threads_used) - 1), threads_used
+    for in_order, overlapped in zip(answers["1"], answers["2"], strict=True):
+        for field in ("reason", "liveness", "checks", "comparisons", "passive", "strip",
+                      "best_frame"):
+            assert getattr(in_order, field) == getattr(overlapped, field), field
+    live, replaced = answers["2"]
+    assert live.reason == Reason.SAME_PERSON, live.liveness
+    assert replaced.reason == Reason.FACE_REPLACED, replaced.liveness
