@@ -29,6 +29,7 @@ ACTION_LATE (seen, but later than its timeout), PLANAR_ATTACK (turns without dep
 EYES_CLOSED (no open eye the whole clip); on images also NO_FACE and FACE_REPLACED.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -290,7 +291,7 @@ def moved_rigidly(landmarks: list[np.ndarray]) -> bool:
 MIN_FRAMES_WITH_FACE = 0.7
 
 
-def analyse_action_clip(frames: list[np.ndarray], times_ms: list[float], actions: list[str], *,
+def analyse_action_clip(frames: Sequence[np.ndarray], times_ms: list[float], actions: list[str], *,
                         timeout_ms: float, detector, mesher, eyes_open_required: bool = False,
                         face_replace_check: bool = False, embedder=None,
                         track=None, embedded=None) -> ActionVerdict:

@@ -6,7 +6,7 @@ first embedded frame's; the clip is consistent when every comparison's confidenc
 embedder's 1e-3 threshold (the same scale verify uses). A frame the track lost is skipped.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ class Consistency:
     threshold: float
 
 
-def face_consistency(frames: list[np.ndarray], faces: dict[int, Face], *, embedder,
+def face_consistency(frames: Sequence[np.ndarray], faces: dict[int, Face], *, embedder,
                      step: int = CONSISTENCY_STEP, far: str = "1e-3",
                      embedded: Mapping[int, np.ndarray] | None = None) -> Consistency:
     """`embedded` holds embeddings a caller already made of some of these frames' faces

@@ -19,6 +19,7 @@ Outcomes: pass, or fail with NO_FACE, NO_RESPONSE (the colour does not move with
 WRONG_SEQUENCE (it moves, not with this challenge), LATE (it follows, too late).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,7 +89,7 @@ def _log_chroma(rgb_mean: np.ndarray) -> np.ndarray:
                     axis=-1)
 
 
-def face_region_means(frames: list[np.ndarray], box: tuple[float, ...]) -> np.ndarray | None:
+def face_region_means(frames: Sequence[np.ndarray], box: tuple[float, ...]) -> np.ndarray | None:
     """Mean RGB of the inner face box (its central 60 %, clear of hair and background), kept
     inside the frame: a face cut by the frame's edge (MTCNN's box then runs past it) is judged on
     the part that is in the picture. None when none of it is."""
@@ -108,7 +109,7 @@ def face_region_means(frames: list[np.ndarray], box: tuple[float, ...]) -> np.nd
     return np.array([cv2.sumElems(f[top:bottom, left:right])[:3] for f in frames]) / pixels
 
 
-def analyse_flash(frames: list[np.ndarray], timestamps_ms: list[float],
+def analyse_flash(frames: Sequence[np.ndarray], timestamps_ms: list[float],
                   challenge: FlashChallenge, *, box: tuple[float, ...] | None = None,
                   detector=None) -> FlashResult:
     """Judges a flash clip against its challenge (see the module docstring)."""

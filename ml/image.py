@@ -6,11 +6,12 @@ Pillow opens it at, and the one apps/core/images.py checks."""
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .device import background_threads, library_threads
+from .device import beside
 
 EXIF_ORIENTATION = 0x0112
 
@@ -32,13 +33,30 @@ def load_rgb(source: bytes | str | Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def load_rgb_all(sources: Sequence[bytes]) -> list[np.ndarray]:
-    """load_rgb of each picture, in order, decoded on library_threads() threads (a clip's
-    frames: one decode uses one core, and OpenCV and Pillow let go of the GIL while they
-    decode). The first picture that cannot be read raises, as load_rgb does."""
-    if len(sources) < 2 or library_threads() < 2:
-        return [load_rgb(source) for source in sources]
-    return list(background_threads().map(load_rgb, sources))
+class DecodedFrames(Sequence[np.ndarray]):
+    """A capture's pictures as load_rgb reads them, decoded on the background threads
+    (ml/device.py `beside`; in the caller when there is one thread) in order from the first. A
+    frame waits only for its own decode, so a verify starts on the first frames while the later
+    ones are decoded (one decode uses one core; OpenCV and Pillow let go of the GIL while they
+    decode). A picture that cannot be read raises, as load_rgb does, where it is first used
+    (the web has decoded every frame once before it queues a verify: apps/faceid/meglive.py)."""
+
+    def __init__(self, sources: Sequence[bytes]):
+        self._decoding = [beside(load_rgb, source) for source in sources]
+
+    def __len__(self) -> int:
+        return len(self._decoding)
+
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[np.ndarray]: ...
+
+    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
+        if isinstance(index, slice):
+            return [decoding.result() for decoding in self._decoding[index]]
+        return self._decoding[index].result()
 
 
 def _upright_plain_jpeg(opened: Image.Image) -> bool:

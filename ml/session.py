@@ -6,6 +6,7 @@ ml's own (ml/jobs.py); the web maps reasons to the contract's result names and c
 """
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, wait
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from .consistency import CONSISTENCY_STEP
 from .detection import box_iou
 from .device import beside
-from .image import load_rgb, load_rgb_all
+from .image import DecodedFrames, load_rgb
 from .jobs import FAILED, FAR_LEVELS, PASSED, Check, LivenessCheck, Reason, VerifyJob, VerifyResult
 from .pad_fusion import PassiveDecision
 from .pad_score import score_faces
@@ -121,7 +122,7 @@ def _capture_verify(job: VerifyJob, references: dict[str, list[float]],
     if len(frames) < needed:
         out.liveness = {"reason": f"{len(frames)} frames, {needed} needed"}
         return done(Reason.TOO_FEW_FRAMES)
-    images = load_rgb_all(frames)
+    images = DecodedFrames(frames)
     strip = beside(frame_strip, images, times_ms)
     started.append(strip)
 
@@ -247,7 +248,7 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     return track, (index, AnalyzedFace(tracked, face_quality(images[index], tracked))), crowded
 
 
-def _burst_score(pipeline, images: list[np.ndarray], best_index: int, best_face,
+def _burst_score(pipeline, images: Sequence[np.ndarray], best_index: int, best_face,
                  largest_faces: dict):
     """A still capture's burst: the passive decision on the best frame and on up to
     STILL_FRAMES_JUDGED - 1 others spread over the burst, combined by the median live score

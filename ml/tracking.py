@@ -20,7 +20,7 @@ for: the first face, and the best frame's face that the passive decision and the
 (their thresholds were calibrated on the detector's boxes).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +82,7 @@ def _detector_face(detector, frames, detected_index: int, index: int, first: Fac
     return confirmed[0] if confirmed else first
 
 
-def track_faces(frames: list[np.ndarray], indices: list[int], *, detector,
+def track_faces(frames: Sequence[np.ndarray], indices: list[int], *, detector,
                 mesher, proposer=None,
                 on_face: Callable[[int, Face], None] | None = None) -> Track | None:
     """The largest face of the first of `indices` where the detector finds one (it tries the

@@ -502,13 +502,15 @@ print(trimmed, before, rss())
 
 
 def test_frames_decoded_on_threads_are_load_rgbs_in_order(monkeypatch):
-    """load_rgb_all (a clip's frames, decoded on ML_THREADS threads) gives load_rgb's pixels in
-    the frames' order, and raises as load_rgb does on the first frame that cannot be read."""
+    """DecodedFrames (a clip's frames, decoded on the ML_THREADS background threads while the
+    verify starts on the first ones) gives load_rgb's pixels at every index, slices and
+    negative indices included; a frame that cannot be read raises as load_rgb does when it is
+    used, and the frames before it are still there."""
     import io
 
     from PIL import Image
 
-    from ml.image import load_rgb_all
+    from ml.image import DecodedFrames
 
     monkeypatch.setenv("ML_THREADS", "2")
     face = Image.open(PHOTOS / "obama.jpg").convert("RGB")
@@ -517,10 +519,13 @@ def test_frames_decoded_on_threads_are_load_rgbs_in_order(monkeypatch):
         out = io.BytesIO()
         face.rotate(angle).save(out, format="JPEG", quality=85)
         frames.append(out.getvalue())
-    decoded = load_rgb_all(frames)
+    decoded = DecodedFrames(frames)
     assert len(decoded) == len(frames)
     for data, rgb in zip(frames, decoded, strict=True):
         assert np.array_equal(rgb, load_rgb(data))
-    broken = frames[:5] + [frames[5][: len(frames[5]) // 2]] + frames[6:]
+    assert np.array_equal(decoded[-1], load_rgb(frames[-1]))
+    assert [r.shape for r in decoded[3:6]] == [load_rgb(f).shape for f in frames[3:6]]
+    broken = DecodedFrames(frames[:5] + [frames[5][: len(frames[5]) // 2]] + frames[6:])
+    assert np.array_equal(broken[4], load_rgb(frames[4]))
     with pytest.raises(OSError, match="truncated"):
-        load_rgb_all(broken)
+        broken[5]
