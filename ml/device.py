@@ -48,7 +48,11 @@ def onnx_session_options():
     """onnxruntime's options for a model run in a worker: library_threads() intra-op threads
     that sleep when idle instead of spinning (a worker shares the cores with the web and the
     other libraries, and spinning threads took cores they needed: docs/BENCHMARKS.md), one
-    inter-op thread, errors logged only."""
+    inter-op thread, errors logged only, and no CPU memory arena: each session's arena kept
+    the high-water mark of its intermediate tensors for good (YuNet's at 640 x 480, MTCNN's
+    later stages, the MiniFASNets, CelebA-Spoof: ~65 MiB of a worker process's RSS together),
+    and without it those models measured as fast (docs/BENCHMARKS.md, Perception). SFace
+    turns its arena back on (ml/embedding.py)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -56,6 +60,7 @@ def onnx_session_options():
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False
     return options
 
 

@@ -37,6 +37,9 @@ class SFaceEmbedder:
         # the int8 weights are dequantized once, at load, instead of kept as QDQ pairs that
         # onnxruntime would dequantize on every call (no activation here is quantized)
         options.add_session_config_entry("session.disable_quant_qdq", "1")
+        # with its arena SFace measured 3-5 % faster a face (~19 MiB of RSS): it is on
+        # get_biz_token's path, where that time counts (docs/BENCHMARKS.md, Perception)
+        options.enable_cpu_mem_arena = True
         self._session = onnxruntime.InferenceSession(
             runtime_graph(weight_path("sface")), options, providers=["CPUExecutionProvider"])
         self._input = PICTURE_INPUT

@@ -529,3 +529,34 @@ def test_frames_decoded_on_threads_are_load_rgbs_in_order(monkeypatch):
     assert np.array_equal(broken[4], load_rgb(frames[4]))
     with pytest.raises(OSError, match="truncated"):
         broken[5]
+
+
+def test_onnx_sessions_keep_no_memory_arena_but_sfaces(pipeline):
+    """Every onnxruntime session a worker holds runs without a CPU memory arena (each kept its
+    intermediate tensors' high-water mark for good: ~65 MiB of a worker's RSS together,
+    docs/BENCHMARKS.md), except SFace's, measured faster with one; a model run without an
+    arena gives the same outputs as with one."""
+    import onnxruntime
+
+    from ml.device import onnx_session_options
+    from ml.weights import weight_path
+    from ml.yunet import runtime_graph
+
+    sessions = {"yunet": pipeline.proposer._yunet._session,
+                "rnet": pipeline.detector._mtcnn.rnet._session,
+                "onet": pipeline.detector._mtcnn.onet._session,
+                "own": pipeline.pad.own._inference._session,
+                "celeba_spoof": pipeline.pad.veto_members["celeba_spoof"].session}
+    for name, session in sessions.items():
+        assert not session.get_session_options().enable_cpu_mem_arena, name
+    assert pipeline.embedder._session.get_session_options().enable_cpu_mem_arena
+    picture = cv2.resize(cv2.cvtColor(photo("t1.jpg"), cv2.COLOR_RGB2BGR), (640, 480))  # 32s
+    picture = picture.astype(np.float32)
+    feed = {sessions["yunet"].get_inputs()[0].name: picture.transpose(2, 0, 1)[None]}
+    with_arena = onnx_session_options()
+    with_arena.enable_cpu_mem_arena = True
+    arena = onnxruntime.InferenceSession(runtime_graph(weight_path("yunet")), with_arena,
+                                         providers=["CPUExecutionProvider"])
+    for got, expected in zip(sessions["yunet"].run(None, feed), arena.run(None, feed),
+                             strict=True):
+        assert np.array_equal(got, expected)
