@@ -7,7 +7,8 @@ actions, about 30 frames of 480 x 533) and for a flash challenge (six colours, a
 sealed frames as JPEG quality 85 as the SDK sends them; `ml.session.session_verify` judges each
 against obama3.jpg's embedding, `--repeat` times after one warm run. Reports the median model
 time per type (the time a worker records as VerificationRecord.model_ms), the answers, and how
-many times the face detector ran per verify (issue 13: a clip is detected once and tracked).
+many times the face detector ran per verify (issue 13: a clip is detected once and tracked),
+and this process's memory after serving them (every model a clip uses, warm).
 Library threads: ML_THREADS (default: every core, as one worker process alone on the machine
 gets). Prints one JSON line last; writes bench/results/clip_verify.json (or --results-dir).
 """
@@ -114,7 +115,20 @@ def main() -> None:
             "answers": {a: answers.count(a) for a in sorted(set(answers))},
         }
         print(kind, figures[kind], flush=True)
+    figures["process_memory_mib"] = process_memory_mib()
+    print("memory", figures["process_memory_mib"], flush=True)
     write_result("clip_verify", figures, args.results_dir)
+
+
+def process_memory_mib() -> dict:
+    """This process's RSS and peak RSS now, after serving the clips: what a worker process
+    holds once it has served (the models' working memory included: an onnxruntime arena, say,
+    grows on first use, so the figure after loading alone misses it). The heap is not trimmed,
+    as a worker does not trim between tasks."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    fields = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status
+              if line.startswith(("VmRSS", "VmHWM"))}
+    return {"rss": round(fields["VmRSS"], 1), "peak_rss": round(fields["VmHWM"], 1)}
 
 
 if __name__ == "__main__":
