@@ -31,21 +31,15 @@ class OnnxModule(torch.nn.Module):
     """A network's outputs, as torch tensors (one, or a tuple as the network returned them),
     from onnxruntime's session on its exported graph."""
 
-    def __init__(self, graph: bytes, widths: list[int], name: str, *, single: bool,
-                 torch_network: torch.nn.Module | None = None, torch_from_batch: int = 0):
+    def __init__(self, graph: bytes, widths: list[int], name: str, *, single: bool):
         super().__init__()
         self.network_name = name
         self._session = onnxruntime.InferenceSession(
             graph, onnx_session_options(), providers=["CPUExecutionProvider"])
         self._widths = widths    # each output's columns, for an empty batch
         self._single = single    # the network returns one tensor, not a tuple
-        # batches this large or larger run in torch (kept as it was given), where torch was
-        # measured faster; 0: every batch runs in onnxruntime
-        self._torch, self._torch_from_batch = torch_network, torch_from_batch
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        if self._torch is not None and 0 < self._torch_from_batch <= len(batch):
-            return self._torch(batch)
         if len(batch) == 0:
             found = tuple(torch.zeros((0, width)) for width in self._widths)
         else:
@@ -55,13 +49,12 @@ class OnnxModule(torch.nn.Module):
         return found[0] if self._single else found
 
 
-def onnx_module(network: torch.nn.Module, input_shape: tuple[int, int, int], *,
-                torch_from_batch: int = 0) -> torch.nn.Module:
+def onnx_module(network: torch.nn.Module, input_shape: tuple[int, int, int]) -> torch.nn.Module:
     """`network` (in eval mode, taking a (N, *input_shape) float batch and returning one
     (N, width) tensor or a tuple of them) as an OnnxModule, or the network itself when it
-    cannot be exported here. With `torch_from_batch`, batches of that many or more still run
-    in torch: onnxruntime's time grows with the batch about linearly, torch's much less (a
-    MiniFASNet: ORT faster up to 4 crops, torch from 5 on)."""
+    cannot be exported here. For networks fed a few crops a call: onnxruntime's time grows
+    with the batch about linearly, torch's much less (a MiniFASNet, ml/silent_face.py: ORT
+    2x faster for one crop, even at five, slower from nine)."""
     name = type(network).__name__
     example = torch.zeros((2, *input_shape))
     with torch.inference_mode():
@@ -82,5 +75,4 @@ def onnx_module(network: torch.nn.Module, input_shape: tuple[int, int, int], *,
         log.warning("%s stays in torch: onnx export failed (%s)", name, error)
         return network
     return OnnxModule(graph, [int(values.shape[1]) for values in expected], name,
-                      single=single, torch_network=network if torch_from_batch else None,
-                      torch_from_batch=torch_from_batch)
+                      single=single)

@@ -80,8 +80,11 @@ class FinetunedPadModel:
             raise ValueError(f"crop mode {mode!r}: one of {CROP_MODES}")
         self.network, self.variant, self.classes, self.crop_spec, self.mode = (
             network.eval(), variant, classes, crop, mode)
+        # one crop a face runs in onnxruntime, a texture model's windows in torch
+        # (faster for that many: silent_face.inference_network)
         self._inference = inference_network(
-            self.network, (self.crop_spec.height, self.crop_spec.width))
+            self.network, (self.crop_spec.height, self.crop_spec.width),
+            onnx=mode != "texture")
 
     @classmethod
     def load(cls, path: str | Path) -> "FinetunedPadModel":

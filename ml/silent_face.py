@@ -42,10 +42,6 @@ WIDTHS = {
 WIDTHS["MiniFASNetV1SE"] = WIDTHS["MiniFASNetV1"]
 WIDTHS["MiniFASNetV2SE"] = WIDTHS["MiniFASNetV2"]
 VARIANTS = tuple(WIDTHS)
-# A MiniFASNetV2 of 80 x 80 crops, two threads, ms per batch (torch folded / onnxruntime):
-# 1 crop 8.5-11 / 5.0; 3 crops 18-20 / 14-16; 5 crops 22-25 / 20-21; 9 crops (the texture
-# member's windows of one face) 22-23 / 30. Batches of this many crops or more run in torch.
-TORCH_FROM_BATCH = 6
 LIVE_CLASS = 1
 EMBEDDING = 128
 # (module name, index of its first width, bottlenecks, stride, residual)
@@ -213,21 +209,22 @@ def crop_context(box, picture_size: tuple[int, int], spec: CropSpec) -> float:
     return min((height - 1) / box_h, (width - 1) / box_w, spec.scale) / spec.scale
 
 
-def inference_network(network, input_size: tuple[int, int]):
+def inference_network(network, input_size: tuple[int, int], *, onnx: bool = True):
     """A copy of a MiniFASNet for inference, taking (N, 3, *input_size) batches: each batch
     norm folded into the convolution before it (`torch.nn.utils.fusion.fuse_conv_bn_eval`,
-    a third fewer layers; one thread: MiniFASNetV2 8.9 -> 4.8 ms, V1SE 7.4 -> 5.5 ms), then
-    run by onnxruntime (ml/onnx_modules.py) for batches of up to TORCH_FROM_BATCH - 1 crops
-    and by torch above. The same outputs to float rounding (3e-6 on 0..255 input,
-    tests/test_ml_silent_face.py). TorchScript's frozen trace held ~160 MiB more per worker
-    process. The module itself stays as it is, for fine-tuning (ml/finetune_pad.py): the copy
-    does not follow later changes to its weights."""
+    a third fewer layers; one thread: MiniFASNetV2 8.9 -> 4.8 ms, V1SE 7.4 -> 5.5 ms), then,
+    with `onnx`, run by onnxruntime (ml/onnx_modules.py): the same outputs to float rounding
+    (3e-6 on 0..255 input, tests/test_ml_silent_face.py). A MiniFASNetV2, two threads, ms per
+    batch, folded torch / onnxruntime: 1 crop 8.5-12 / 5.0-5.8, 3 crops 18-20 / 14-16, 5 crops
+    22-25 / 20-21, 9 crops 22-28 / 30-34. So a network fed a face's one crop (a still burst's
+    three at most) runs in onnxruntime, and one fed many windows a face (the texture member:
+    five a face, fifteen for a burst) stays in torch. TorchScript's frozen trace held ~160 MiB
+    more per worker process. The module itself stays as it is, for fine-tuning
+    (ml/finetune_pad.py): the copy does not follow later changes to its weights."""
     import copy
 
     from torch import nn
     from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    from .onnx_modules import onnx_module
 
     folded = copy.deepcopy(network).eval()
     for module in folded.modules():
@@ -236,7 +233,11 @@ def inference_network(network, input_size: tuple[int, int]):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
-    return onnx_module(folded, (3, *input_size), torch_from_batch=TORCH_FROM_BATCH)
+    if not onnx:
+        return folded
+    from .onnx_modules import onnx_module
+
+    return onnx_module(folded, (3, *input_size))
 
 
 def authors_patch(rgb: np.ndarray, box, spec: CropSpec) -> np.ndarray:
