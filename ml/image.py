@@ -39,7 +39,7 @@ class DecodedFrames(Sequence[np.ndarray]):
     frame waits only for its own decode, so a verify starts on the first frames while the later
     ones are decoded (one decode uses one core; OpenCV and Pillow let go of the GIL while they
     decode). A picture that cannot be read raises, as load_rgb does, where it is first used
-    (the web has decoded every frame once before it queues a verify: apps/faceid/meglive.py)."""
+    (the web has decoded every frame once before it queues a verify: apps/faceid)."""
 
     def __init__(self, sources: Sequence[bytes]):
         self._decoding = [beside(load_rgb, source) for source in sources]
