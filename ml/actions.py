@@ -301,8 +301,8 @@ def analyse_action_clip(frames: Sequence[np.ndarray], times_ms: list[float], act
     face_replace_check, FACE_REPLACED when the person changes during the clip
     (ml/consistency.py, on the tracked faces). A caller that tracked the clip already passes its
     `track`, and may pass the face-replace embeddings it made of the tracked faces
-    (`embedded`: {frame index: vector}, ml/consistency.py). The models are the caller's (the process's one perception pipeline): this module
-    builds none of its own."""
+    (`embedded`: {frame index: vector}, ml/consistency.py). The models are the caller's (the
+    process's one perception pipeline): this module builds none of its own."""
     from .tracking import track_faces
 
     if face_replace_check and embedder is None:

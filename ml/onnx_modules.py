@@ -2,12 +2,12 @@
 
 On the CPU, a small network's time in torch is mostly per-layer dispatch, not arithmetic;
 onnxruntime runs the same weights several times faster (MTCNN's R-Net and O-Net,
-ml/mtcnn_stages.py; the MiniFASNets of the passive decision, ml/silent_face.py; figures in
-docs/BENCHMARKS.md). `onnx_module` exports a network once, when its model loads (tens of ms,
+ml/detection.py; the MiniFASNets of the passive decision, ml/silent_face.py; figures in
+docs/MODELS.md and docs/BENCHMARKS.md). `onnx_module` exports a network once, when its model loads (tens of ms,
 torch's TorchScript-based exporter, the batch axis left free), and gives an OnnxModule: a torch
 module with the network's inputs and outputs, so the code that calls the network is unchanged.
 Its outputs equal torch's to float rounding (tests/test_ml_perception.py,
-tests/test_pad_members.py). Where this torch can no longer export that way, the torch network
+tests/test_ml_silent_face.py). Where this torch can no longer export that way, the torch network
 stays and a warning says why.
 """
 

@@ -411,7 +411,7 @@ def test_yunet_on_onnxruntime_finds_what_opencv_finds(name):
 
 
 def test_mtcnn_later_stages_run_in_onnxruntime_with_torch_outputs(pipeline):
-    """R-Net and O-Net are onnxruntime sessions (ml/mtcnn_stages.py) whose outputs equal
+    """R-Net and O-Net are onnxruntime sessions (ml/onnx_modules.py) whose outputs equal
     facenet-pytorch's own torch networks (fresh ones, from the same files) on real face crops
     and noise, and on an empty batch; MTCNN's whole search with them finds the faces a
     torch-only MTCNN finds, boxes and landmarks within 0.01 px."""
