@@ -560,3 +560,21 @@ def test_onnx_sessions_keep_no_memory_arena_but_sfaces(pipeline):
     for got, expected in zip(sessions["yunet"].run(None, feed), arena.run(None, feed),
                              strict=True):
         assert np.array_equal(got, expected)
+
+
+def test_a_process_that_loads_the_models_maps_no_triton():
+    """torchvision's import would load triton (a GPU kernel compiler nothing here uses; ~95 MiB
+    of a worker's RSS): importing ml keeps it out, and the detector, whose non-maximum
+    suppression is torchvision's, still finds the face. Run in a fresh process, as a worker
+    starts."""
+    script = (
+        "import sys\n"
+        "from ml.image import load_rgb\n"
+        "from ml.pipeline import perception\n"
+        "import torchvision\n"
+        f"faces = perception().detector.detect(load_rgb({str(PHOTOS / 'obama.jpg')!r}))\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "print(len(faces), 'libtriton' in maps, 'triton.' in ' '.join(sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert done.stdout.split()[-3:] == ["1", "False", "False"], done.stdout + done.stderr
