@@ -152,11 +152,37 @@ def _capture_verify(job: VerifyJob, references: dict[str, list[float]],
     if job.single_face_required and crowded:
         return done(Reason.SEVERAL_FACES)
 
-    burst = []
-    if job.check == LivenessCheck.STILL and len(images) > 1:
-        pad, burst = _burst_score(pipeline, images, index, analysed.face, largest_faces)
+    passive_passed = None
+    clip_pad: Future | None = None
+    if job.check == LivenessCheck.STILL:
+        burst = []
+        if len(images) > 1:
+            pad, burst = _burst_score(pipeline, images, index, analysed.face, largest_faces)
+        else:
+            pad = pipeline.pad.score(image, analysed.face.box)
+        passive_passed = _passive_record(out, job, pipeline, pad, burst)
     else:
-        pad = pipeline.pad.score(image, analysed.face.box)
+        # a clip's liveness is its actions or its flash, which do not read the passive
+        # decision (kept for the record): it runs beside them and the comparison's embedding
+        clip_pad = beside(pipeline.pad.score, image, analysed.face.box)
+        started.append(clip_pad)
+    liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track,
+                                 embeddings)
+    refused = liveness_failure is not None and not job.compare_when_not_live
+    vector = None if refused else pipeline.embedder.embed(image, analysed.face)
+    if clip_pad is not None:
+        _passive_record(out, job, pipeline, clip_pad.result(), [])
+    if liveness_failure is not None and refused:
+        return done(liveness_failure)
+
+    out.comparisons = comparisons_of(vector, references, model=pipeline.embedder.name)
+    if liveness_failure is not None:     # compared anyway: the comparison decides the result
+        out.liveness["forced_past"] = liveness_failure.value
+    return done(comparison_reason(out.comparisons, job.far))
+
+
+def _passive_record(out: VerifyResult, job: VerifyJob, pipeline, pad, burst: list) -> bool:
+    """Writes the passive decision into `out.passive` at the job's level; whether it passed."""
     pad_threshold = job.pad_threshold
     if job.pad_level != 2 and hasattr(pipeline.pad, "threshold"):
         # the fused decision has one operating point per level; the configured threshold
@@ -171,16 +197,7 @@ def _capture_verify(job: VerifyJob, references: dict[str, list[float]],
         out.passive["veto"] = pad.veto
     if burst:
         out.passive["frames"] = burst
-    liveness_failure = _liveness(job, images, times_ms, analysed, passive_passed, out, track,
-                                 embeddings)
-    if liveness_failure is not None and not job.compare_when_not_live:
-        return done(liveness_failure)
-
-    out.comparisons = comparisons_of(pipeline.embedder.embed(image, analysed.face),
-                                     references, model=pipeline.embedder.name)
-    if liveness_failure is not None:     # compared anyway: the comparison decides the result
-        out.liveness["forced_past"] = liveness_failure.value
-    return done(comparison_reason(out.comparisons, job.far))
+    return passive_passed
 
 
 def _confident(faces) -> int:
@@ -231,12 +248,15 @@ def _best_in_clip(pipeline, images, candidates, check, *, crowd_matters: bool = 
     if not ranked:
         return track, None, False
     index = -max(ranked)[1]
+    last_faces = None
+    if crowd_matters and index != len(images) - 1:
+        # a second person who joins during the clip: the last frame is looked at too, beside
+        # the best frame's analysis (its answer is waited for even when that one is crowded)
+        last_faces = beside(pipeline.detector.detect_proposed, images[-1], pipeline.proposer)
     analysis = pipeline.analyze(images[index], proposed=True)
     crowded = _confident(track.first_faces) > 1 or _confident(f.face for f in analysis.faces) > 1
-    if crowd_matters and not crowded and index != len(images) - 1:
-        # a second person who joins during the clip: the last frame is looked at too
-        crowded = _confident(pipeline.detector.detect_proposed(images[-1],
-                                                               pipeline.proposer)) > 1
+    if last_faces is not None:
+        crowded = _confident(last_faces.result()) > 1 or crowded
     tracked = track.faces[index]
     # The detector's face that is the tracked one, not merely the largest: a bigger face that
     # enters the clip (a bystander, a photo held up) is not the person who did the challenge,

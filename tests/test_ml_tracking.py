@@ -183,9 +183,11 @@ def test_box_offsets_come_from_the_frame_the_mesh_first_reads(clips):
 def test_work_started_beside_the_track_gives_the_answers_of_doing_it_in_order(clips,
                                                                               monkeypatch):
     """With two threads (ML_THREADS=2), a clip verify embeds the face-replace frames on the
-    background threads while FaceMesh tracks the rest, and draws the review strip there too
-    (ml/session.py); with one, everything runs in order on the caller's thread. Both give the
-    same answer to the last digit: a live clip passes, the same clip with another person
+    background threads while FaceMesh tracks the rest, draws the review strip there too, looks
+    for a second face on the last frame beside the best frame's analysis and runs the passive
+    decision beside the actions' verdict and the comparison (ml/session.py); with one,
+    everything runs in order on the caller's thread. Both give the same answer to the last
+    digit: a live clip passes (asked for one face or not), the same clip with another person
     swapped in halfway is FACE_REPLACED, and the strip, the best frame, the passive scores and
     the comparisons are identical."""
     import threading
@@ -206,27 +208,40 @@ def test_work_started_beside_the_track_gives_the_answers_of_doing_it_in_order(cl
                                     swap_at_ms=1300)
     reference = reference_analyse((PHOTOS / "obama.jpg").read_bytes(),
                                   multi_oriented=False)["embedding"]
-    embed = type(pipeline.embedder).embed
+    embed, pad_score = type(pipeline.embedder).embed, type(pipeline.pad).score
     threads_used: list[str] = []
+    pad_threads: list[str] = []
 
     def recorded(self, rgb, face):
         threads_used.append(threading.current_thread().name)
         return embed(self, rgb, face)
 
+    def pad_recorded(self, rgb, box):
+        pad_threads.append(threading.current_thread().name)
+        return pad_score(self, rgb, box)
+
     monkeypatch.setattr(type(pipeline.embedder), "embed", recorded)
+    monkeypatch.setattr(type(pipeline.pad), "score", pad_recorded)
     answers = {}
     for threads in ("1", "2"):
         monkeypatch.setenv("ML_THREADS", threads)
         threads_used.clear()
-        answers[threads] = [session_verify(_job(f, t, reference))
-                            for f, t in ((frames, times), (swapped, swapped_times))]
+        pad_threads.clear()
+        answers[threads] = [session_verify(_job(f, t, reference, single_face_required=one))
+                            for f, t, one in ((frames, times, False),
+                                              (swapped, swapped_times, False),
+                                              (frames, times, True))]
         beside = sum(name.startswith("ml-background") for name in threads_used)
-        # on the caller's thread: the live clip's best frame, compared with the reference
-        assert beside == (0 if threads == "1" else len(threads_used) - 1), threads_used
+        # on the caller's thread: each live clip's best frame, compared with the reference
+        assert beside == (0 if threads == "1" else len(threads_used) - 2), threads_used
+        assert len(pad_threads) == 3
+        assert all(name.startswith("ml-background") == (threads == "2")
+                   for name in pad_threads), pad_threads
     for in_order, overlapped in zip(answers["1"], answers["2"], strict=True):
         for field in ("reason", "liveness", "checks", "comparisons", "passive", "strip",
                       "best_frame"):
             assert getattr(in_order, field) == getattr(overlapped, field), field
-    live, replaced = answers["2"]
+    live, replaced, alone = answers["2"]
     assert live.reason == Reason.SAME_PERSON, live.liveness
     assert replaced.reason == Reason.FACE_REPLACED, replaced.liveness
+    assert alone.reason == Reason.SAME_PERSON, alone.liveness
