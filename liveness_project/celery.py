@@ -37,9 +37,10 @@ def share_cores(sender=None, **_kwargs) -> None:
 
 @worker_process_init.connect
 def warm_models(**_kwargs) -> None:
-    """Loads every model once in each worker process, before its first task (after the fork,
-    so nothing touches CUDA in the parent). ML_WARM_WORKERS=0 skips it (the models then load
-    on first use). The web process never runs this: it imports no model code."""
+    """Loads every model once in each worker process and runs each once (Perception.warm),
+    before its first task (after the fork, so nothing touches CUDA in the parent).
+    ML_WARM_WORKERS=0 skips it (the models then load on first use). The web process never
+    runs this: it imports no model code."""
     from ml.device import release_free_heap, threads_limit
 
     threads_limit(int(os.environ.get("ML_THREADS", "1")))
@@ -49,12 +50,12 @@ def warm_models(**_kwargs) -> None:
     from ml.pipeline import perception
 
     pipeline = perception()
-    pipeline.attribute_models  # noqa: B018 - loads the attribute models (and FaceMesh) too
-    pipeline.pad  # noqa: B018 - and the anti-spoofing model
-    pipeline.proposer  # noqa: B018 - and YuNet (reference photos)
+    # every model, the attribute models, FaceMesh, the anti-spoofing decision and YuNet
+    # included, loaded and run once (what each builds on its first call: not in a task)
+    warmed = pipeline.warm()
     release_free_heap()
-    logger.info("models loaded in worker process %s (%s library threads)", os.getpid(),
-                os.environ.get("ML_THREADS"))
+    logger.info("models loaded in worker process %s (%s library threads; warmed in %.0f ms)",
+                os.getpid(), os.environ.get("ML_THREADS"), sum(warmed.values()))
     _count_warm()
 
 

@@ -1,6 +1,7 @@
 """One perception pipeline per process: detector + quality + embedder, built on first use."""
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -83,6 +84,39 @@ class Perception:
     def attribute_models(self) -> AttributeModels:
         """Loaded on first use: only the single-image attribute API needs them."""
         return AttributeModels(mesher=self.mesher)
+
+    def warm(self) -> dict[str, float]:
+        """Runs every model once on a generated picture (mid-grey, a face-sized box in it), so
+        that what a model builds on its first call is built before a worker takes its first
+        task, not inside it: FaceMesh starts its graph (~400 ms and ~75 MiB), torch's oneDNN
+        and onnxruntime make their kernels. A fresh worker process's first clip verify took
+        ~620 ms (meglive) and ~490 ms (flash) against ~250 and ~130 for the next ones
+        (docs/BENCHMARKS.md, Perception). The outputs are dropped; no model keeps anything
+        from one call to the next, so answers are unchanged (tests/test_ml_perception.py).
+        Returns each model's warm-up time in ms."""
+        grey = np.full((480, 640, 3), 128, np.uint8)
+        box = (220.0, 120.0, 420.0, 360.0)
+        face = Face(box=box, score=1.0, landmarks=((280.0, 210.0), (360.0, 210.0),
+                                                   (320.0, 260.0), (290.0, 310.0),
+                                                   (350.0, 310.0)))
+        score_many = getattr(self.pad, "score_many", None)
+        steps = {
+            "detector": lambda: self.detector.detect(grey),
+            "confirm": lambda: self.detector.confirm(grey, [box]),
+            "proposer": lambda: self.proposer.propose(grey),
+            "embedder": lambda: self.embedder.embed(grey, face),
+            "mesher": lambda: self.mesher.landmarks(grey, face),
+            # the fused decision's veto members too (they judge only some faces)
+            "pad": (lambda: score_many([(grey, box)], veto_on=0)) if score_many
+            else (lambda: self.pad.score(grey, box)),
+            "attributes": lambda: self.attribute_models.attributes(grey, face),
+        }
+        times = {}
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step()
+            times[name] = round((time.perf_counter() - started) * 1000, 1)
+        return times
 
     def analyze(self, rgb: np.ndarray, *, multi_oriented: bool = False,
                 embeddings: bool = False, attributes: bool = False,

@@ -578,3 +578,29 @@ def test_a_process_that_loads_the_models_maps_no_triton():
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                           text=True, timeout=300, check=True)
     assert done.stdout.split()[-3:] == ["1", "False", "False"], done.stdout + done.stderr
+
+
+def test_warming_runs_every_model_once_and_changes_no_answer():
+    """Perception.warm (a worker process runs it before its first task) runs each model once
+    on a generated picture, FaceMesh's graph included; a warmed pipeline's answers on a real
+    photo equal those of a pipeline whose first call it is: faces, embeddings, attributes,
+    landmarks and the passive decision."""
+    from ml.pipeline import Perception
+
+    picture = photo("obama.jpg")
+    cold = Perception()
+    cold_analysis = cold.analyze(picture, embeddings=True, attributes=True)
+    warmed = Perception()
+    times = warmed.warm()
+    assert set(times) == {"detector", "confirm", "proposer", "embedder", "mesher", "pad",
+                          "attributes"}
+    assert "_mesh" in warmed.mesher.__dict__           # FaceMesh's graph is built
+    warm_analysis = warmed.analyze(picture, embeddings=True, attributes=True)
+    assert len(cold_analysis.faces) == len(warm_analysis.faces) == 1
+    before, after = cold_analysis.faces[0], warm_analysis.faces[0]
+    assert before.face == after.face and before.attributes == after.attributes
+    assert np.array_equal(before.embedding, after.embedding)
+    assert np.array_equal(cold.mesher.landmarks(picture, before.face),
+                          warmed.mesher.landmarks(picture, after.face))
+    assert cold.pad.score(picture, before.face.box) == warmed.pad.score(picture,
+                                                                         after.face.box)
