@@ -122,6 +122,31 @@ def celery_worker_start(env: dict, concurrency: int = 1) -> subprocess.Popen:
     return process
 
 
+def pool_memory_mib(worker: subprocess.Popen) -> dict:
+    """The memory of a Celery worker's pool processes (the children of its main process, each
+    holding every model), from /proc/PID/smaps_rollup: each one's RSS, its private pages (what
+    that process alone holds: the models, their working memory, the heap) and its PSS (shared
+    pages, the libraries' code above all, divided among the processes mapping them); and the
+    PSS of the pool and the main process together: what the machine gives this worker."""
+    def rollup(pid: int) -> dict[str, float]:
+        fields = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split()[:2]
+            fields[name.rstrip(":")] = int(value) / 1024
+        return fields
+
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    pools = [rollup(int(pid)) for pid in children]
+    main = rollup(worker.pid)
+    return {
+        "processes": [{"rss": round(f["Rss"], 1),
+                       "private": round(f["Private_Clean"] + f["Private_Dirty"], 1),
+                       "pss": round(f["Pss"], 1)} for f in pools],
+        "main_process_pss": round(main["Pss"], 1),
+        "total_pss": round(main["Pss"] + sum(f["Pss"] for f in pools), 1),
+    }
+
+
 def photo_jpeg(name: str, fit: tuple[int, int], *, canvas: bool = False) -> bytes:
     """A fixtures photo shrunk to fit `fit` (w, h), as JPEG; with canvas, centred on a grey
     picture of exactly that size (a phone-like selfie)."""

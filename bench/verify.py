@@ -12,8 +12,10 @@ For still, the peer (bench/peer.py: MTCNN + SFace, detect + embed + compare per 
 in this process, while the workers idle, on every frame of the same captures against the same
 reference photo: each still run prints and records its p50 and the ratios of our model time
 and of the end-to-end p50 to it (the machine's speed varies between runs; the ratios are the
-claim). Prints one line per run and the figures as one JSON line last; writes
-bench/results/verify.json.
+claim). The worker's pool processes' memory (bench/_harness.py pool_memory_mib: RSS, private,
+PSS) is read once they have loaded their models and again after they served every type: a
+worker's steady state, working memory included. Prints one line per run and the figures as
+one JSON line last; writes bench/results/verify.json.
 """
 
 import argparse
@@ -39,6 +41,7 @@ from _harness import (  # noqa: E402
     ensure_database,
     manage,
     photo_jpeg,
+    pool_memory_mib,
     redis_keys_remove,
     write_result,
 )
@@ -148,11 +151,12 @@ def main() -> None:
     ensure_database(env)
     credentials = json.loads(manage(env, "create_api_app", "--name", f"bench-{time.time_ns()}"))
     server = Gunicorn(env, 2)
-    runs = []
+    runs, memories = [], []
     try:
         for workers in args.workers:
             worker = celery_worker_start(env, concurrency=workers)
             try:
+                loaded = pool_memory_mib(worker)
                 for liveness_type in TYPES:
                     with httpx.Client(base_url=f"http://127.0.0.1:{server.port}",
                                       timeout=120) as http:
@@ -179,6 +183,10 @@ def main() -> None:
                         figures["end_to_end_over_peer"] = ratio(e2e, peer_p50)
                     runs.append(figures)
                     print(json.dumps(figures), flush=True)
+                memory = {"celery_workers": workers, "loaded": loaded,
+                          "served": pool_memory_mib(worker)}
+                memories.append(memory)
+                print(json.dumps(memory), flush=True)
             finally:
                 worker.terminate()
                 worker.wait(timeout=60)
@@ -188,7 +196,8 @@ def main() -> None:
     write_result("verify", {"bench": "verify",
                             "machine": f"{platform.machine()} {os.cpu_count()} cpu",
                             "sessions_per_run": args.sessions, "gunicorn_workers": 2,
-                            "runs": runs}, directory=args.results_dir)
+                            "runs": runs, "worker_memory_mib": memories},
+                 directory=args.results_dir)
 
 
 if __name__ == "__main__":
