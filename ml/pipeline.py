@@ -89,11 +89,10 @@ class Perception:
         """Runs every model once on a generated picture (mid-grey, a face-sized box in it), so
         that what a model builds on its first call is built before a worker takes its first
         task, not inside it: FaceMesh starts its graph (~400 ms and ~75 MiB), torch's oneDNN
-        and onnxruntime make their kernels. A fresh worker process's first clip verify took
-        ~620 ms (meglive) and ~490 ms (flash) against ~250 and ~130 for the next ones
-        (docs/BENCHMARKS.md, Perception). The outputs are dropped; no model keeps anything
-        from one call to the next, so answers are unchanged (tests/test_ml_perception.py).
-        Returns each model's warm-up time in ms."""
+        and onnxruntime make their kernels. A fresh worker process's first meglive verify
+        took about twice the next ones' time (docs/BENCHMARKS.md, verify; docs/MODELS.md).
+        The outputs are dropped; no model keeps anything from one call to the next, so answers
+        are unchanged (tests/test_ml_perception.py). Returns each model's warm-up time in ms."""
         grey = np.full((480, 640, 3), 128, np.uint8)
         box = (220.0, 120.0, 420.0, 360.0)
         face = Face(box=box, score=1.0, landmarks=((280.0, 210.0), (360.0, 210.0),
