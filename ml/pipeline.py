@@ -89,7 +89,7 @@ class Perception:
         """Runs every model once on a generated picture (mid-grey, a face-sized box in it), so
         that what a model builds on its first call is built before a worker takes its first
         task, not inside it: FaceMesh starts its graph (~400 ms and ~75 MiB), torch's oneDNN
-        and onnxruntime make their kernels. A fresh worker process's first meglive verify
+        and onnxruntime make their kernels. A fresh worker process's first action-clip verify
         took about twice the next ones' time (docs/BENCHMARKS.md, verify; docs/MODELS.md).
         The outputs are dropped; no model keeps anything from one call to the next, so answers
         are unchanged (tests/test_ml_perception.py). Returns each model's warm-up time in ms."""
