@@ -1,4 +1,5 @@
-"""Face detection with facenet-pytorch's MTCNN: boxes, scores and 5 landmarks.
+"""Face detection with MTCNN (ml/mtcnn.py, facenet-pytorch's weights): boxes, scores and 5
+landmarks.
 
 Faces come back largest first. MTCNN runs on a copy of the image scaled to at most
 DETECT_MAX_SIDE pixels (it is far slower on large photos and finds the same faces); boxes
@@ -71,17 +72,16 @@ class Detection:
 
 class FaceDetector:
     def __init__(self, *, score_min: float = FACE_SCORE_MIN, min_face_size: int = MIN_FACE_SIZE):
-        from facenet_pytorch import MTCNN
+        from .mtcnn import Mtcnn
 
-        for name in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"):
-            weight_path(name)  # verified before MTCNN loads the same files
         self.score_min = score_min
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=torch_device())
-        self._mtcnn.eval()
+        self._mtcnn = Mtcnn(weight_path("mtcnn_pnet"), weight_path("mtcnn_rnet"),
+                            weight_path("mtcnn_onet"), min_face_size=min_face_size,
+                            device=torch_device())
         if torch_device().type == "cpu":
             from .onnx_modules import onnx_module
 
-            # R-Net and O-Net (24 and 48 px inputs) in onnxruntime, exported from facenet's own
+            # R-Net and O-Net (24 and 48 px inputs) in onnxruntime, exported from the torch
             # modules: one thread, a batch of two, 1.5 -> 0.4 and 5.6 -> 2.2 ms, the same
             # outputs (docs/MODELS.md, Detection). They run on every face YuNet proposes and
             # every candidate of MTCNN's search. P-Net, convolution-bound over the image
@@ -108,11 +108,11 @@ class FaceDetector:
         if min(size) < self._mtcnn.min_face_size:
             # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
             return [[] for _ in rgbs]
-        images = [Image.fromarray(rgb) for rgb in rgbs]
         if scale < 1.0:
-            images = [image.resize(size, Image.Resampling.BILINEAR) for image in images]
-        with torch.inference_mode():   # a list, even of one: MTCNN answers per image
-            found = zip(*self._mtcnn.detect(images, landmarks=True), strict=True)
+            rgbs = [np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+                    for rgb in rgbs]
+        with torch.inference_mode():
+            found = self._mtcnn.detect(rgbs)
         return [self._faces(*each, scale=scale) for each in found]
 
     def _faces(self, boxes, probs, points, *, scale: float) -> list[Face]:
@@ -136,13 +136,15 @@ class FaceDetector:
         them, with its score and landmarks, as `detect` would give them. The pyramid is most
         of MTCNN's cost (a 640x480 picture: ~50 ms one-threaded; these two stages ~2 ms)."""
         import torch
-        from facenet_pytorch.models.utils.detect_face import (
+
+        from .mtcnn import (
             batched_nms,
-            batched_nms_numpy,
-            bbreg,
-            imresample,
-            pad,
-            rerec,
+            batched_nms_by_smaller,
+            clipped,
+            normalised,
+            regressed,
+            resample,
+            squared,
         )
 
         if not boxes:
@@ -156,17 +158,18 @@ class FaceDetector:
         mtcnn = self._mtcnn
         threshold = mtcnn.thresholds
         with torch.inference_mode():
-            image = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float()
+            image = torch.from_numpy(np.array(rgb)).to(mtcnn.device).permute(2, 0, 1)[None].float()
 
             def crops(candidates, side):
                 """Each candidate's pixels at the network's input size, normalised as MTCNN's."""
-                y, ey, x, ex = pad(candidates, width, height)
-                resized = torch.cat([imresample(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]],
-                                                (side, side)) for k in range(len(y))])
-                return (resized - 127.5) * 0.0078125
+                y, ey, x, ex = clipped(candidates, width, height)
+                return normalised(torch.cat([
+                    resample(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]], (side, side))
+                    for k in range(len(y))]))
 
-            candidates = torch.tensor([[c * scale for c in box] + [1.0] for box in boxes])
-            candidates = rerec(candidates)
+            candidates = torch.tensor([[c * scale for c in box] + [1.0] for box in boxes],
+                                      device=mtcnn.device)
+            candidates = squared(candidates)
             candidates = candidates[_usable(candidates, width, height)]
             if not len(candidates):
                 return []
@@ -176,8 +179,9 @@ class FaceDetector:
             candidates = torch.cat((candidates[keep, :4], score[keep, None]), dim=1)
             regression = regression[keep]
             pick = batched_nms(candidates[:, :4], candidates[:, 4],
-                               torch.zeros(len(candidates), dtype=torch.long), 0.7)
-            candidates = rerec(bbreg(candidates[pick], regression[pick]))
+                               torch.zeros(len(candidates), dtype=torch.long,
+                                           device=mtcnn.device), 0.7)
+            candidates = squared(regressed(candidates[pick], regression[pick]))
             candidates = candidates[_usable(candidates, width, height)]
             if not len(candidates):
                 return []
@@ -191,11 +195,11 @@ class FaceDetector:
             points = torch.stack((box_w[:, None] * points[:, :5] + candidates[:, 0:1] - 1,
                                   box_h[:, None] * points[:, 5:10] + candidates[:, 1:2] - 1),
                                  dim=2)
-            candidates = bbreg(candidates, regression)
-            pick = batched_nms_numpy(candidates[:, :4], candidates[:, 4],
-                                     torch.zeros(len(candidates), dtype=torch.long), 0.7, "Min")
-            found = candidates[pick].numpy()
-            points = points[pick].numpy()
+            candidates = regressed(candidates, regression)
+            pick = batched_nms_by_smaller(candidates[:, :4], candidates[:, 4],
+                                          torch.zeros(len(candidates), dtype=torch.long), 0.7)
+            found = candidates[pick].cpu().numpy()
+            points = points[pick].cpu().numpy()
         return self._faces(found[:, :4], found[:, 4], points, scale=scale)
 
     def detect_proposed(self, rgb: np.ndarray, proposer: "FaceProposer | None") -> list[Face]:

@@ -580,6 +580,27 @@ def test_a_process_that_loads_the_models_maps_no_triton():
     assert done.stdout.split()[-3:] == ["1", "False", "False"], done.stdout + done.stderr
 
 
+def test_a_worker_loads_its_models_without_torchvisions_package_or_torch_compiler():
+    """A worker's models, loaded and warmed as a worker does it, import neither facenet-pytorch's
+    code nor torchvision's package, and so neither torch._dynamo nor sympy (~81 MiB of a
+    worker process: docs/BENCHMARKS.md, Perception); the detector still finds the face and
+    confirms YuNet's proposal. Run in a fresh process, as a worker starts."""
+    script = (
+        "import sys\n"
+        "from ml.image import load_rgb\n"
+        "from ml.pipeline import perception\n"
+        "models = perception()\n"
+        "models.warm()\n"
+        f"picture = load_rgb({str(PHOTOS / 'obama.jpg')!r})\n"
+        "found = len(models.detector.detect_proposed(picture, models.proposer))\n"
+        "loaded = [name for name in ('torchvision', 'facenet_pytorch', 'torch._dynamo',\n"
+        "                            'sympy') if name in sys.modules]\n"
+        "print(found, loaded)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert done.stdout.splitlines()[-1] == "1 []", done.stdout + done.stderr
+
+
 def test_warming_runs_every_model_once_and_changes_no_answer():
     """Perception.warm (a worker process runs it before its first task) runs each model once
     on a generated picture, FaceMesh's graph included; a warmed pipeline's answers on a real
@@ -604,3 +625,76 @@ def test_warming_runs_every_model_once_and_changes_no_answer():
                           warmed.mesher.landmarks(picture, after.face))
     assert cold.pad.score(picture, before.face.box) == warmed.pad.score(picture,
                                                                          after.face.box)
+
+
+def test_our_mtcnn_finds_what_facenet_pytorchs_finds_to_the_last_bit():
+    """ml/mtcnn.py runs facenet-pytorch's weights without its code (which imports torchvision's
+    package: ~87 MiB a worker process): on every offline photo, upright and turned, and on a
+    batch of six equal-size frames, its boxes, probabilities and landmarks equal facenet-
+    pytorch's MTCNN's exactly."""
+    import torch
+    from facenet_pytorch import MTCNN
+    from PIL import Image
+
+    from ml.detection import MIN_FACE_SIZE
+    from ml.mtcnn import Mtcnn
+    from ml.weights import weight_path
+
+    ours = Mtcnn(weight_path("mtcnn_pnet"), weight_path("mtcnn_rnet"), weight_path("mtcnn_onet"),
+                 min_face_size=MIN_FACE_SIZE)
+    theirs = MTCNN(keep_all=True, min_face_size=MIN_FACE_SIZE, device="cpu").eval()
+
+    def equal(a, b) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        return np.array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+    pictures = []
+    for path in sorted(PHOTOS.iterdir()):
+        picture = Image.open(path).convert("RGB")
+        picture.thumbnail((1024, 1024))
+        pictures += [picture, picture.rotate(90, expand=True)]
+    faces = 0
+    for picture in pictures:
+        with torch.inference_mode():
+            boxes, probs, points = (found[0] for found in
+                                    theirs.detect([picture], landmarks=True))
+            (our_boxes, our_probs, our_points), = ours.detect([np.asarray(picture)])
+        assert equal(boxes, our_boxes) and equal(points, our_points), picture
+        assert our_boxes is None or equal(probs, our_probs)
+        faces += 0 if our_boxes is None else len(our_boxes)
+    assert faces >= len(pictures) // 2          # the photos' faces, found upright at least
+    frames = [np.asarray(picture.resize((640, 480))) for picture in pictures[:12:2]]
+    with torch.inference_mode():
+        boxes, probs, points = theirs.detect([Image.fromarray(f) for f in frames],
+                                             landmarks=True)
+        ours_found = ours.detect(frames)
+    for k, (our_boxes, our_probs, our_points) in enumerate(ours_found):
+        assert equal(boxes[k], our_boxes) and equal(points[k], our_points), k
+        assert our_boxes is None or equal(probs[k], our_probs), k
+
+
+def test_our_suppressions_keep_what_torchvisions_and_facenets_keep():
+    """The batched suppressions of ml/mtcnn.py against the ones facenet-pytorch calls, on
+    random boxes of two images: torchvision's batched_nms on both of its paths (below and above
+    4,000 coordinates) and facenet-pytorch's numpy "Min" suppression."""
+    import torch
+    from facenet_pytorch.models.utils.detect_face import batched_nms_numpy
+    from torchvision.ops import (  # type: ignore[import-untyped]
+        batched_nms as torchvision_batched_nms,
+    )
+
+    from ml.mtcnn import batched_nms, batched_nms_by_smaller
+
+    generator = torch.Generator().manual_seed(7)
+    for count in (0, 1, 40, 900, 1500):
+        corners = torch.rand(count, 2, generator=generator) * 500
+        sizes = torch.rand(count, 2, generator=generator) * 80 + 5
+        boxes = torch.cat([corners, corners + sizes], dim=1)
+        scores = torch.rand(count, generator=generator)
+        groups = torch.randint(0, 2, (count,), generator=generator)
+        for iou in (0.5, 0.7):
+            assert torch.equal(batched_nms(boxes, scores, groups, iou),
+                               torchvision_batched_nms(boxes, scores, groups, iou)), count
+        assert torch.equal(batched_nms_by_smaller(boxes, scores, groups, 0.7),
+                           batched_nms_numpy(boxes, scores, groups, 0.7, "Min")), count
