@@ -4,6 +4,8 @@ FaceMesh's own detector only finds large, near faces, so it runs on a square cro
 MTCNN face (the box grown to 1.7x, scaled to 256 px); points come back in image pixels.
 """
 
+import importlib.util
+import sys
 from functools import cached_property
 
 import numpy as np
@@ -35,14 +37,40 @@ def normalized_points(landmark_list) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
 
 
+def _package_unrun(name: str) -> None:
+    """Registers the package `name` as a module over its own folder without running its
+    `__init__`: its submodules then import as usual."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(f"{name} is not an installed package")
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+
+
+def face_mesh_module():
+    """mediapipe's FaceMesh solution, imported without the `__init__` of the `mediapipe`
+    package and of its `solutions` package: those import every solution (hands, pose,
+    holistic...), the tasks API and matplotlib (for the drawing helpers), ~32 MiB of a worker
+    process that no model here uses (docs/MODELS.md, FaceMesh). `mediapipe.python` (the
+    bindings, what mediapipe's own `__init__` imports first) runs as usual. Where mediapipe is
+    already imported, it is used as it is."""
+    if "mediapipe" not in sys.modules:
+        _package_unrun("mediapipe")
+    import mediapipe.python  # noqa: F401 - the framework bindings, before any solution
+
+    if "mediapipe.python.solutions" not in sys.modules:
+        _package_unrun("mediapipe.python.solutions")
+    from mediapipe.python.solutions import face_mesh
+
+    return face_mesh
+
+
 class FaceMesher:
     def __init__(self):
         weight_path("facemesh")  # verified before mediapipe loads its own copy
 
     @cached_property
     def _mesh(self):
-        from mediapipe.python.solutions import face_mesh
-
+        face_mesh = face_mesh_module()
         return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
                                   refine_landmarks=True, min_detection_confidence=0.3)
 

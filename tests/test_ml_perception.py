@@ -580,11 +580,12 @@ def test_a_process_that_loads_the_models_maps_no_triton():
     assert done.stdout.split()[-3:] == ["1", "False", "False"], done.stdout + done.stderr
 
 
-def test_a_worker_loads_its_models_without_torchvisions_package_or_torch_compiler():
+def test_a_worker_loads_its_models_without_the_packages_they_do_not_need():
     """A worker's models, loaded and warmed as a worker does it, import neither facenet-pytorch's
-    code nor torchvision's package, and so neither torch._dynamo nor sympy (~81 MiB of a
-    worker process: docs/BENCHMARKS.md, Perception); the detector still finds the face and
-    confirms YuNet's proposal. Run in a fresh process, as a worker starts."""
+    code nor torchvision's package, and so neither torch._dynamo nor sympy (~77 MiB of a
+    worker process), nor mediapipe's other solutions, its tasks API or matplotlib (~28 MiB;
+    docs/BENCHMARKS.md, Perception); the detector still finds the face and confirms YuNet's
+    proposal, and FaceMesh its 478 points. Run in a fresh process, as a worker starts."""
     script = (
         "import sys\n"
         "from ml.image import load_rgb\n"
@@ -592,13 +593,15 @@ def test_a_worker_loads_its_models_without_torchvisions_package_or_torch_compile
         "models = perception()\n"
         "models.warm()\n"
         f"picture = load_rgb({str(PHOTOS / 'obama.jpg')!r})\n"
-        "found = len(models.detector.detect_proposed(picture, models.proposer))\n"
+        "faces = models.detector.detect_proposed(picture, models.proposer)\n"
+        "points = models.mesher.landmarks(picture, faces[0])\n"
         "loaded = [name for name in ('torchvision', 'facenet_pytorch', 'torch._dynamo',\n"
-        "                            'sympy') if name in sys.modules]\n"
-        "print(found, loaded)\n")
+        "                            'sympy', 'matplotlib', 'mediapipe.tasks',\n"
+        "                            'mediapipe.python.solutions.hands') if name in sys.modules]\n"
+        "print(len(faces), points.shape, loaded)\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                           text=True, timeout=300, check=True)
-    assert done.stdout.splitlines()[-1] == "1 []", done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 (478, 3) []", done.stdout + done.stderr
 
 
 def test_warming_runs_every_model_once_and_changes_no_answer():
