@@ -1,0 +1,127 @@
+"""Exported ONNX graphs kept between processes (ml/onnx_modules.py): read back instead of
+exported again, checked against the network before they are used, keyed by what they depend on.
+Real networks (MTCNN's R-Net and O-Net on their shipped weights), real exports, real files."""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ml.mtcnn import ONet, RNet, network_load
+from ml.onnx_modules import graph_folder, graph_key, onnx_module
+from ml.weights import weight_path
+
+REPO = Path(__file__).resolve().parent.parent
+EXPORTER = "torch.onnx._internal.torchscript_exporter"
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("ML_GRAPH_CACHE", str(tmp_path / "graphs"))
+    return tmp_path / "graphs"
+
+
+def rnet() -> torch.nn.Module:
+    return network_load(RNet(), weight_path("mtcnn_rnet"))
+
+
+def outputs(module, batch) -> tuple[torch.Tensor, ...]:
+    with torch.inference_mode():
+        return tuple(module(batch))
+
+
+def crops(seed: int) -> torch.Tensor:
+    return torch.rand((5, 3, 24, 24), generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_a_kept_graph_is_read_back_and_gives_what_the_export_gave(folder):
+    network = rnet()
+    exported = onnx_module(network, (3, 24, 24))
+    assert type(exported).__name__ == "OnnxModule"
+    [kept] = folder.iterdir()
+    assert kept.name == f"{graph_key(network, (3, 24, 24))}.onnx"
+    written = kept.stat().st_mtime_ns, kept.stat().st_ino
+    read_back = onnx_module(rnet(), (3, 24, 24))
+    assert (kept.stat().st_mtime_ns, kept.stat().st_ino) == written   # read, not written again
+    batch = crops(1)
+    for theirs, ours, torchs in zip(outputs(exported, batch), outputs(read_back, batch),
+                                    outputs(network, batch), strict=True):
+        assert torch.equal(theirs, ours)
+        assert torch.allclose(ours, torchs, atol=1e-5)
+
+
+def test_a_graph_that_is_not_the_networks_is_exported_again(folder):
+    """A file under the network's name that holds another network's graph (here R-Net's
+    weights changed after its graph was kept there) is found out by the check and replaced."""
+    network = rnet()
+    onnx_module(network, (3, 24, 24))
+    [kept] = folder.iterdir()
+    changed = copy.deepcopy(network)
+    with torch.no_grad():
+        changed.dense5_1.bias[1] += 3.0     # the face logit alone: the probabilities move
+    key = graph_key(changed, (3, 24, 24))
+    assert key != graph_key(network, (3, 24, 24))
+    stale = folder / f"{key}.onnx"
+    stale.write_bytes(kept.read_bytes())
+    module = onnx_module(changed, (3, 24, 24))
+    assert stale.read_bytes() != kept.read_bytes()                      # exported again
+    batch = crops(2)
+    for ours, torchs in zip(outputs(module, batch), outputs(changed, batch), strict=True):
+        assert torch.allclose(ours, torchs, atol=1e-5)
+
+
+def test_the_key_follows_the_weights_the_shape_and_the_network():
+    network = rnet()
+    assert graph_key(network, (3, 24, 24)) == graph_key(copy.deepcopy(network), (3, 24, 24))
+    assert graph_key(network, (3, 24, 24)) != graph_key(network, (3, 25, 25))
+    assert graph_key(network, (3, 24, 24)) != graph_key(RNet().eval(), (3, 24, 24))
+    onet = network_load(ONet(), weight_path("mtcnn_onet"))
+    assert graph_key(onet, (3, 48, 48)) != graph_key(network, (3, 48, 48))
+
+
+def test_a_folder_that_cannot_be_written_costs_only_the_export(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ML_GRAPH_CACHE", str(blocker / "graphs"))
+    network = rnet()
+    module = onnx_module(network, (3, 24, 24))
+    assert type(module).__name__ == "OnnxModule"
+    assert "not kept" in caplog.text
+    batch = crops(3)
+    for ours, torchs in zip(outputs(module, batch), outputs(network, batch), strict=True):
+        assert torch.allclose(ours, torchs, atol=1e-5)
+
+
+def test_the_folder_defaults_to_the_var_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("ML_GRAPH_CACHE", raising=False)
+    monkeypatch.setenv("LIVENESS_VAR_DIR", str(tmp_path))
+    assert graph_folder() == tmp_path / "onnx-graphs"
+    monkeypatch.delenv("LIVENESS_VAR_DIR")
+    assert graph_folder() == REPO / "var" / "onnx-graphs"
+
+
+def test_a_worker_whose_graphs_are_kept_does_not_run_the_exporter(tmp_path):
+    """Two fresh processes loading and warming every model as a worker does, on one folder:
+    the first exports and keeps the graphs, the second reads them back and never imports the
+    exporter (~0.5 s of a worker's start, ~14 MiB of its memory), and finds the same face."""
+    script = (
+        "import sys\n"
+        "from ml.image import load_rgb\n"
+        "from ml.pipeline import perception\n"
+        "models = perception()\n"
+        "models.warm()\n"
+        f"picture = load_rgb({str(REPO / 'fixtures' / 'photos' / 'obama.jpg')!r})\n"
+        "face = models.detector.detect(picture)[0]\n"
+        f"print({EXPORTER!r} in sys.modules, [round(v) for v in face.box])\n")
+    env = {**os.environ, "ML_GRAPH_CACHE": str(tmp_path / "graphs")}
+    runs = [subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300, check=True)
+            for _ in range(2)]
+    first, second = (run.stdout.splitlines()[-1].split(" ", 1) for run in runs)
+    assert first[0] == "True" and second[0] == "False", [run.stdout for run in runs]
+    assert first[1] == second[1]
+    assert len(list((tmp_path / "graphs").iterdir())) >= 5    # R-Net, O-Net, the MiniFASNets
