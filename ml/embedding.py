@@ -31,6 +31,7 @@ class SFaceEmbedder:
         import onnxruntime
 
         from .device import onnx_session_options
+        from .onnx_modules import derived_graph
         from .sface_graph import PICTURE_INPUT, runtime_graph
 
         options = onnx_session_options()
@@ -41,7 +42,8 @@ class SFaceEmbedder:
         # get_biz_token's path, where that time counts (docs/BENCHMARKS.md, Perception)
         options.enable_cpu_mem_arena = True
         self._session = onnxruntime.InferenceSession(
-            runtime_graph(weight_path("sface")), options, providers=["CPUExecutionProvider"])
+            derived_graph(weight_path("sface"), runtime_graph), options,
+            providers=["CPUExecutionProvider"])
         self._input = PICTURE_INPUT
 
     def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:

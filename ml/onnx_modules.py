@@ -21,12 +21,14 @@ cannot be written only costs the export at every start.
 """
 
 import hashlib
+import importlib.metadata
 import inspect
 import logging
 import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +99,26 @@ def onnx_module(network: torch.nn.Module, input_shape: tuple[int, int, int]) -> 
         return network
     _keep(path, graph)
     return OnnxModule(graph, widths, name, single=single)
+
+
+def derived_graph(path: Path, derive: Callable[[Path], bytes]) -> bytes:
+    """`derive(path)`: a graph rewritten from a shipped ONNX file (SFace's, YuNet's: ml/
+    sface_graph.py, ml/yunet.py), kept in `graph_folder` under a digest of the file, the source
+    of the module that rewrites it and the onnx package's version, and read back from there by
+    later processes, which then import neither the onnx package nor parse the file (~0.1 s and
+    ~10 MiB of a worker, docs/MODELS.md). The rewrite is a pure function of those inputs."""
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(f"{derive.__module__}.{derive.__qualname__} "
+                  f"{importlib.metadata.version('onnx')}".encode())
+    source = inspect.getsourcefile(sys.modules[derive.__module__])
+    if source:
+        digest.update(Path(source).read_bytes())
+    kept = graph_folder() / f"{digest.hexdigest()[:32]}.onnx"
+    if kept.is_file():
+        return kept.read_bytes()
+    graph = derive(path)
+    _keep(kept, graph)
+    return graph
 
 
 def graph_folder() -> Path:

@@ -97,9 +97,11 @@ class YuNet:
         import onnxruntime
 
         from .device import onnx_session_options
+        from .onnx_modules import derived_graph
 
         self._session = onnxruntime.InferenceSession(
-            runtime_graph(path), onnx_session_options(), providers=["CPUExecutionProvider"])
+            derived_graph(path, runtime_graph), onnx_session_options(),
+            providers=["CPUExecutionProvider"])
         outputs = [o.name for o in self._session.get_outputs()]
         self._outputs = [f"{kind}_{stride}" for kind in ("cls", "obj", "bbox")
                          for stride in STRIDES]
