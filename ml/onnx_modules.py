@@ -13,7 +13,8 @@ stays and a warning says why.
 The exported graphs are kept in a folder (`graph_folder`: ML_GRAPH_CACHE, else
 `$LIVENESS_VAR_DIR/onnx-graphs`, else the checkout's `var/onnx-graphs`), one file per network,
 named by a digest of what the graph depends on: the network's class and the source files of
-its modules' classes, its weights, its input shape, torch's version and the opset. A worker
+its modules' classes, its weights, its input shape, torch's version and the opset (and then
+by its own content's digest, so that a file damaged after it was written is found out). A worker
 process whose graphs are there does not run the exporter: ~0.5 s less to start and ~14 MiB less
 RSS (docs/MODELS.md). A graph read back is still checked: its outputs on a
 seeded random batch must equal the torch network's, else it is exported again. A folder that
@@ -87,17 +88,23 @@ def onnx_module(network: torch.nn.Module, input_shape: tuple[int, int, int]) -> 
     single = isinstance(expected, torch.Tensor)
     expected = (expected,) if single else tuple(expected)
     widths = [int(values.shape[1]) for values in expected]
-    path = graph_folder() / f"{graph_key(network, input_shape)}.onnx"
-    if path.is_file():
-        module = OnnxModule(path.read_bytes(), widths, name, single=single)
-        if _agrees(module, probe, expected):
-            return module
-        log.warning("%s: the graph in %s does not give the network's outputs; exported again",
-                    name, path)
+    key = graph_key(network, input_shape)
+    kept = _kept(key)
+    if kept is not None:
+        try:
+            module = OnnxModule(kept, widths, name, single=single)
+        except Exception as error:   # noqa: BLE001 - onnxruntime's own errors: export again
+            log.warning("%s: the kept graph %s does not load (%s); exported again", name, key,
+                        error)
+        else:
+            if _agrees(module, probe, expected):
+                return module
+            log.warning("%s: the kept graph %s does not give the network's outputs; exported "
+                        "again", name, key)
     graph = _exported(network, probe, len(expected))
     if graph is None:
         return network
-    _keep(path, graph)
+    _keep(key, graph)
     return OnnxModule(graph, widths, name, single=single)
 
 
@@ -110,14 +117,13 @@ def derived_graph(path: Path, derive: Callable[[Path], bytes]) -> bytes:
     digest = hashlib.sha256(path.read_bytes())
     digest.update(f"{derive.__module__}.{derive.__qualname__} "
                   f"{importlib.metadata.version('onnx')}".encode())
-    source = inspect.getsourcefile(sys.modules[derive.__module__])
-    if source:
-        digest.update(Path(source).read_bytes())
-    kept = graph_folder() / f"{digest.hexdigest()[:32]}.onnx"
-    if kept.is_file():
-        return kept.read_bytes()
+    digest.update(_source(derive.__module__))
+    key = digest.hexdigest()[:32]
+    kept = _kept(key)
+    if kept is not None:
+        return kept
     graph = derive(path)
-    _keep(kept, graph)
+    _keep(key, graph)
     return graph
 
 
@@ -140,15 +146,37 @@ def graph_key(network: torch.nn.Module, input_shape: tuple[int, ...]) -> str:
                        key=lambda kind: (kind.__module__, kind.__qualname__)):
         digest.update(f"{kind.__module__}.{kind.__qualname__}".encode())
         if not kind.__module__.startswith("torch."):
-            source = inspect.getsourcefile(sys.modules[kind.__module__])
-            if source:
-                digest.update(Path(source).read_bytes())
+            digest.update(_source(kind.__module__))
     for entry, values in network.state_dict().items():
         values = values.detach().cpu().contiguous()
         digest.update(f"{entry} {values.dtype} {tuple(values.shape)}".encode())
         digest.update(values.numpy().tobytes() if values.dtype != torch.bfloat16
                       else values.float().numpy().tobytes())
     return digest.hexdigest()[:32]
+
+
+def _source(module_name: str) -> bytes:
+    """The source file of a loaded module, or nothing where it has none (a built-in)."""
+    try:
+        source = inspect.getsourcefile(sys.modules[module_name])
+        return Path(source).read_bytes() if source else b""
+    except (KeyError, TypeError, OSError):
+        return b""
+
+
+def _kept(key: str) -> bytes | None:
+    """The graph kept under `key`, if one is there whole: its file's name ends with the digest
+    of its content, so a file damaged after it was written is found out (and removed)."""
+    for path in sorted(graph_folder().glob(f"{key}.*.onnx")):
+        try:
+            graph = path.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(graph).hexdigest()[:16] == path.suffixes[-2].lstrip("."):
+            return graph
+        log.warning("kept graph %s does not match its digest: removed", path.name)
+        path.unlink(missing_ok=True)
+    return None
 
 
 def _agrees(module: OnnxModule, probe: torch.Tensor, expected: tuple[torch.Tensor, ...]) -> bool:
@@ -177,14 +205,22 @@ def _exported(network: torch.nn.Module, probe: torch.Tensor, outputs: int) -> by
         return None
 
 
-def _keep(path: Path, graph: bytes) -> None:
-    """Writes the graph where the next process finds it: a file of its own first, then renamed
-    into place, so a process reading it never sees half a graph."""
+def _keep(key: str, graph: bytes) -> None:
+    """Writes the graph where the next process finds it, named by its key and its content's
+    digest: a file of its own first, then renamed into place, so a process reading it never
+    sees half a graph."""
+    folder = graph_folder()
+    part = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
             part.write(graph)
+        path = folder / f"{key}.{hashlib.sha256(graph).hexdigest()[:16]}.onnx"
         os.replace(part.name, path)
+        for other in folder.glob(f"{key}.*.onnx"):   # one this key's check refused
+            if other != path:
+                other.unlink(missing_ok=True)
     except OSError as error:
-        log.warning("exported graph not kept in %s (%s): exported again at the next start",
-                    path.parent, error)
+        if part is not None:
+            Path(part.name).unlink(missing_ok=True)
+        log.warning("graph not kept in %s (%s): made again at the next start", folder, error)

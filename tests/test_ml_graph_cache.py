@@ -3,6 +3,7 @@ exported again, checked against the network before they are used, keyed by what 
 Real networks (MTCNN's R-Net and O-Net on their shipped weights), real exports, real files."""
 
 import copy
+import hashlib
 import os
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def test_a_kept_graph_is_read_back_and_gives_what_the_export_gave(folder):
     exported = onnx_module(network, (3, 24, 24))
     assert type(exported).__name__ == "OnnxModule"
     [kept] = folder.iterdir()
-    assert kept.name == f"{graph_key(network, (3, 24, 24))}.onnx"
+    assert kept.name.startswith(f"{graph_key(network, (3, 24, 24))}.")
     written = kept.stat().st_mtime_ns, kept.stat().st_ino
     read_back = onnx_module(rnet(), (3, 24, 24))
     assert (kept.stat().st_mtime_ns, kept.stat().st_ino) == written   # read, not written again
@@ -65,12 +66,37 @@ def test_a_graph_that_is_not_the_networks_is_exported_again(folder):
         changed.dense5_1.bias[1] += 3.0     # the face logit alone: the probabilities move
     key = graph_key(changed, (3, 24, 24))
     assert key != graph_key(network, (3, 24, 24))
-    stale = folder / f"{key}.onnx"
+    stale = folder / f"{key}.{kept.name.split('.')[1]}.onnx"    # whole, but R-Net's graph
     stale.write_bytes(kept.read_bytes())
     module = onnx_module(changed, (3, 24, 24))
-    assert stale.read_bytes() != kept.read_bytes()                      # exported again
+    [replaced] = folder.glob(f"{key}.*.onnx")                          # exported again
+    assert replaced != stale and replaced.read_bytes() != kept.read_bytes()
     batch = crops(2)
     for ours, torchs in zip(outputs(module, batch), outputs(changed, batch), strict=True):
+        assert torch.allclose(ours, torchs, atol=1e-5)
+
+
+def test_a_damaged_kept_graph_is_removed_and_made_again(folder):
+    """A kept file whose bytes no longer match the digest in its name (damaged after it was
+    written) is not loaded: removed, and the graph made again, for an exported network and for
+    a rewritten shipped file alike."""
+    from ml import yunet
+
+    network = rnet()
+    onnx_module(network, (3, 24, 24))
+    derived_graph(weight_path("yunet"), yunet.runtime_graph)
+    for kept in list(folder.iterdir()):
+        damaged = bytearray(kept.read_bytes())
+        damaged[len(damaged) // 2] ^= 0xFF
+        kept.write_bytes(bytes(damaged))
+    module = onnx_module(network, (3, 24, 24))
+    assert derived_graph(weight_path("yunet"), yunet.runtime_graph) == yunet.runtime_graph(
+        weight_path("yunet"))
+    assert len(list(folder.iterdir())) == 2
+    for kept in folder.iterdir():
+        assert hashlib.sha256(kept.read_bytes()).hexdigest()[:16] == kept.name.split(".")[1]
+    batch = crops(4)
+    for ours, torchs in zip(outputs(module, batch), outputs(network, batch), strict=True):
         assert torch.allclose(ours, torchs, atol=1e-5)
 
 
