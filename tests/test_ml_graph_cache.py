@@ -4,9 +4,6 @@ Real networks (MTCNN's R-Net and O-Net on their shipped weights), real exports, 
 
 import copy
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,8 @@ import torch
 from ml.mtcnn import ONet, RNet, network_load
 from ml.onnx_modules import derived_graph, graph_folder, graph_key, onnx_module
 from ml.weights import weight_path
+
+from .worker_process import warmed_worker_prints
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTER = "torch.onnx._internal.torchscript_exporter"
@@ -164,22 +163,12 @@ def test_a_worker_whose_graphs_are_kept_does_not_run_the_exporter(tmp_path):
     the first exports and keeps the graphs, the second reads them back and never imports the
     exporter (~0.5 s of a worker's start, ~14 MiB of its memory) nor the onnx package (SFace's
     and YuNet's rewrites, ~9 MiB), and finds the same face."""
-    script = (
-        "import sys\n"
-        "from ml.image import load_rgb\n"
-        "from ml.pipeline import perception\n"
-        "models = perception()\n"
-        "models.warm()\n"
-        f"picture = load_rgb({str(REPO / 'fixtures' / 'photos' / 'obama.jpg')!r})\n"
+    env = {"ML_GRAPH_CACHE": str(tmp_path / "graphs")}
+    first, second = (warmed_worker_prints(
         "face = models.detector.detect(picture)[0]\n"
         f"print({EXPORTER!r} in sys.modules or 'onnx' in sys.modules,\n"
-        "      [round(v) for v in face.box])\n")
-    env = {**os.environ, "ML_GRAPH_CACHE": str(tmp_path / "graphs")}
-    runs = [subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=300, check=True)
-            for _ in range(2)]
-    first, second = (run.stdout.splitlines()[-1].split(" ", 1) for run in runs)
-    assert first[0] == "True" and second[0] == "False", [run.stdout for run in runs]
+        "      [round(v) for v in face.box])\n", env=env).split(" ", 1) for _ in range(2))
+    assert first[0] == "True" and second[0] == "False", (first, second)
     assert first[1] == second[1]
     assert len(list((tmp_path / "graphs").iterdir())) >= 7    # R-Net, O-Net, the
     # MiniFASNets, SFace, YuNet

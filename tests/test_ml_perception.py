@@ -15,6 +15,8 @@ from ml.pipeline import perception
 from ml.similarity import thresholds_for
 from ml.weights import WEIGHT_FILES, WeightFile, WeightsError, resolve
 
+from .worker_process import warmed_worker_prints
+
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = REPO / "fixtures" / "photos"
 
@@ -586,22 +588,14 @@ def test_a_worker_loads_its_models_without_the_packages_they_do_not_need():
     worker process), nor mediapipe's other solutions, its tasks API or matplotlib (~28 MiB;
     docs/BENCHMARKS.md, Perception); the detector still finds the face and confirms YuNet's
     proposal, and FaceMesh its 478 points. Run in a fresh process, as a worker starts."""
-    script = (
-        "import sys\n"
-        "from ml.image import load_rgb\n"
-        "from ml.pipeline import perception\n"
-        "models = perception()\n"
-        "models.warm()\n"
-        f"picture = load_rgb({str(PHOTOS / 'obama.jpg')!r})\n"
+    printed = warmed_worker_prints(
         "faces = models.detector.detect_proposed(picture, models.proposer)\n"
         "points = models.mesher.landmarks(picture, faces[0])\n"
         "loaded = [name for name in ('torchvision', 'facenet_pytorch', 'torch._dynamo',\n"
         "                            'sympy', 'matplotlib', 'mediapipe.tasks',\n"
         "                            'mediapipe.python.solutions.hands') if name in sys.modules]\n"
         "print(len(faces), points.shape, loaded)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, check=True)
-    assert done.stdout.splitlines()[-1] == "1 (478, 3) []", done.stdout + done.stderr
+    assert printed == "1 (478, 3) []"
 
 
 def test_warming_runs_every_model_once_and_changes_no_answer():
