@@ -124,10 +124,12 @@ def celery_worker_start(env: dict, concurrency: int = 1) -> subprocess.Popen:
 
 def pool_memory_mib(worker: subprocess.Popen) -> dict:
     """The memory of a Celery worker's pool processes (the children of its main process, each
-    holding every model), from /proc/PID/smaps_rollup: each one's RSS, its private pages (what
-    that process alone holds: the models, their working memory, the heap) and its PSS (shared
-    pages, the libraries' code above all, divided among the processes mapping them); and the
-    PSS of the pool and the main process together: what the machine gives this worker."""
+    holding every model), from /proc/PID/smaps_rollup: each one's RSS, its anonymous pages (the
+    heap, the models' weights and working memory: what no file backs, and what the kernel can
+    only free by swapping), its private pages (what that process alone holds: its anonymous
+    pages and the library pages no other process maps) and its PSS (shared pages, the
+    libraries' code above all, divided among the processes mapping them); and the PSS of the
+    pool and the main process together: what the machine gives this worker."""
     def rollup(pid: int) -> dict[str, float]:
         fields = {}
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
@@ -139,7 +141,7 @@ def pool_memory_mib(worker: subprocess.Popen) -> dict:
     pools = [rollup(int(pid)) for pid in children]
     main = rollup(worker.pid)
     return {
-        "processes": [{"rss": round(f["Rss"], 1),
+        "processes": [{"rss": round(f["Rss"], 1), "anonymous": round(f["Anonymous"], 1),
                        "private": round(f["Private_Clean"] + f["Private_Dirty"], 1),
                        "pss": round(f["Pss"], 1)} for f in pools],
         "main_process_pss": round(main["Pss"], 1),

@@ -64,7 +64,9 @@ def letterbox(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def worker_memory_mib() -> dict:
-    """RSS and peak RSS of a Celery pool process after it has loaded every model."""
+    """RSS and peak RSS of a Celery pool process after it has loaded every model, and its RSS
+    split into anonymous pages (heap, weights, working memory) and file pages (the libraries'
+    code and read-only data, which the kernel can drop and read again)."""
     import subprocess
 
     from _harness import bench_env
@@ -88,8 +90,10 @@ def worker_memory_mib() -> dict:
             raise RuntimeError("the worker exited before loading its models")
         status = Path(f"/proc/{pid}/status").read_text().splitlines()
         fields = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status
-                  if line.startswith(("VmRSS", "VmHWM"))}
-        return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
+                  if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile"))}
+        return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1),
+                "anonymous_mib": round(fields["RssAnon"], 1),
+                "file_mib": round(fields["RssFile"], 1)}
     finally:
         worker.terminate()
         worker.wait(timeout=60)
