@@ -317,11 +317,15 @@ class Mtcnn:
         self.min_face_size = min_face_size
         self.thresholds = STAGE_THRESHOLDS
 
+    @torch.inference_mode()
     def detect(self, pictures: list[np.ndarray]):
         """For each (H, W, 3) uint8 RGB picture: its faces' boxes (N, 4), probabilities (N,)
         and landmarks (N, 5, 2), largest box first; (None, None, None) where none."""
         images = torch.as_tensor(np.stack(pictures), device=self.device
                                  ).permute(0, 3, 1, 2).float()
+        if min(images.shape[2:4]) < self.min_face_size:
+            # no face of the minimum size fits: the pyramid would have no level
+            return [(None, None, None) for _ in pictures]
         boxes, owners = proposals(self.pnet, images, self.min_face_size, self.thresholds[0])
         marks = torch.zeros(0, 5, 2)
         if len(boxes) > 0:

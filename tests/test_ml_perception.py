@@ -671,6 +671,20 @@ def test_our_mtcnn_finds_what_facenet_pytorchs_finds_to_the_last_bit():
         assert our_boxes is None or equal(probs[k], our_probs), k
 
 
+def test_our_mtcnn_answers_no_face_where_none_can_fit():
+    """Pictures smaller than the smallest face MTCNN looks for, or blank: no face, no error."""
+    from ml.detection import MIN_FACE_SIZE
+    from ml.mtcnn import Mtcnn
+    from ml.weights import weight_path
+
+    ours = Mtcnn(weight_path("mtcnn_pnet"), weight_path("mtcnn_rnet"), weight_path("mtcnn_onet"),
+                 min_face_size=MIN_FACE_SIZE)
+    tiny = np.full((MIN_FACE_SIZE - 1, 300, 3), 128, np.uint8)
+    blank = np.zeros((480, 640, 3), np.uint8)
+    assert ours.detect([tiny, tiny]) == [(None, None, None)] * 2
+    assert ours.detect([blank]) == [(None, None, None)]
+
+
 def test_our_suppressions_keep_what_torchvisions_and_facenets_keep():
     """The batched suppressions of ml/mtcnn.py against the ones facenet-pytorch calls, on
     random boxes of two images: torchvision's batched_nms on both of its paths (below and above
