@@ -1,8 +1,8 @@
 """MTCNN (Zhang et al., 2016) on facenet-pytorch's weights, without importing facenet-pytorch.
 
 facenet-pytorch's own code imports torchvision's Python package for one function (its batched
-non-maximum suppression), and torchvision's package imports `torch._dynamo` and sympy: ~87 MiB
-of every worker process's memory for that (docs/BENCHMARKS.md, Perception). Here the three
+non-maximum suppression), and torchvision's package imports `torch._dynamo` and sympy: a
+worker's pool process measured 1,230 -> 1,153 MiB RSS without them (docs/MODELS.md, Detection). Here the three
 networks are declared with the layer names of facenet-pytorch's weight files, the suppression
 is torchvision's own C++ operator (`torch.ops.torchvision.nms`, its library loaded alone), and
 the three stages follow facenet-pytorch's published algorithm step for step, in the same

@@ -626,7 +626,7 @@ def test_warming_runs_every_model_once_and_changes_no_answer():
 
 def test_our_mtcnn_finds_what_facenet_pytorchs_finds_to_the_last_bit():
     """ml/mtcnn.py runs facenet-pytorch's weights without its code (which imports torchvision's
-    package: ~87 MiB a worker process): on every offline photo, upright and turned, and on a
+    package: ~77 MiB a worker process): on every offline photo, upright and turned, and on a
     batch of six equal-size frames, its boxes, probabilities and landmarks equal facenet-
     pytorch's MTCNN's exactly."""
     import torch
