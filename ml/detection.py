@@ -97,7 +97,6 @@ class FaceDetector:
         as one batch: each network stage runs once for all of them, which saves its per-call
         work (measured 15-45 % on a five-frame still burst) and finds the same faces (boxes
         within 1e-4 px of one image at a time)."""
-        import torch
         from PIL import Image
 
         if not rgbs:
@@ -105,15 +104,10 @@ class FaceDetector:
         if len({rgb.shape[:2] for rgb in rgbs}) > 1:
             return [self.detect_many([rgb])[0] for rgb in rgbs]
         scale, size = _detection_size(*rgbs[0].shape[:2])
-        if min(size) < self._mtcnn.min_face_size:
-            # no face of the minimum size fits (and MTCNN's pyramid would be empty: it raises)
-            return [[] for _ in rgbs]
         if scale < 1.0:
             rgbs = [np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
                     for rgb in rgbs]
-        with torch.inference_mode():
-            found = self._mtcnn.detect(rgbs)
-        return [self._faces(*each, scale=scale) for each in found]
+        return [self._faces(*each, scale=scale) for each in self._mtcnn.detect(rgbs)]
 
     def _faces(self, boxes, probs, points, *, scale: float) -> list[Face]:
         if boxes is None:
@@ -137,15 +131,7 @@ class FaceDetector:
         of MTCNN's cost (a 640x480 picture: ~50 ms one-threaded; these two stages ~2 ms)."""
         import torch
 
-        from .mtcnn import (
-            batched_nms,
-            batched_nms_by_smaller,
-            clipped,
-            normalised,
-            regressed,
-            resample,
-            squared,
-        )
+        from .mtcnn import finished, refined, squared
 
         if not boxes:
             return []
@@ -156,50 +142,25 @@ class FaceDetector:
             rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
         height, width = rgb.shape[:2]
         mtcnn = self._mtcnn
-        threshold = mtcnn.thresholds
         with torch.inference_mode():
             image = torch.from_numpy(np.array(rgb)).to(mtcnn.device).permute(2, 0, 1)[None].float()
-
-            def crops(candidates, side):
-                """Each candidate's pixels at the network's input size, normalised as MTCNN's."""
-                y, ey, x, ex = clipped(candidates, width, height)
-                return normalised(torch.cat([
-                    resample(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]], (side, side))
-                    for k in range(len(y))]))
-
-            candidates = torch.tensor([[c * scale for c in box] + [1.0] for box in boxes],
-                                      device=mtcnn.device)
-            candidates = squared(candidates)
+            candidates = squared(torch.tensor([[c * scale for c in box] + [1.0] for box in boxes],
+                                              device=mtcnn.device))
+            # a proposal may lie outside the picture: its crop would be empty
             candidates = candidates[_usable(candidates, width, height)]
             if not len(candidates):
                 return []
-            regression, probs = mtcnn.rnet(crops(candidates, 24))
-            score = probs[:, 1]
-            keep = score > threshold[1]
-            candidates = torch.cat((candidates[keep, :4], score[keep, None]), dim=1)
-            regression = regression[keep]
-            pick = batched_nms(candidates[:, :4], candidates[:, 4],
-                               torch.zeros(len(candidates), dtype=torch.long,
-                                           device=mtcnn.device), 0.7)
-            candidates = squared(regressed(candidates[pick], regression[pick]))
-            candidates = candidates[_usable(candidates, width, height)]
+            owners = torch.zeros(len(candidates), dtype=torch.long, device=mtcnn.device)
+            candidates, owners = refined(mtcnn.rnet, image, candidates, owners,
+                                         mtcnn.thresholds[1])
+            usable = _usable(candidates, width, height)
+            candidates, owners = candidates[usable], owners[usable]
             if not len(candidates):
                 return []
-            regression, points, probs = mtcnn.onet(crops(candidates, 48))
-            score = probs[:, 1]
-            keep = score > threshold[2]
-            candidates = torch.cat((candidates[keep, :4], score[keep, None]), dim=1)
-            regression, points = regression[keep], points[keep]
-            box_w = candidates[:, 2] - candidates[:, 0] + 1
-            box_h = candidates[:, 3] - candidates[:, 1] + 1
-            points = torch.stack((box_w[:, None] * points[:, :5] + candidates[:, 0:1] - 1,
-                                  box_h[:, None] * points[:, 5:10] + candidates[:, 1:2] - 1),
-                                 dim=2)
-            candidates = regressed(candidates, regression)
-            pick = batched_nms_by_smaller(candidates[:, :4], candidates[:, 4],
-                                          torch.zeros(len(candidates), dtype=torch.long), 0.7)
-            found = candidates[pick].cpu().numpy()
-            points = points[pick].cpu().numpy()
+            candidates, _, points = finished(mtcnn.onet, image, candidates, owners,
+                                             mtcnn.thresholds[2])
+            found = candidates.cpu().numpy()
+            points = points.cpu().numpy()
         return self._faces(found[:, :4], found[:, 4], points, scale=scale)
 
     def detect_proposed(self, rgb: np.ndarray, proposer: "FaceProposer | None") -> list[Face]:
