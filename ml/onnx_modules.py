@@ -114,7 +114,9 @@ def derived_graph(path: Path, derive: Callable[[Path], bytes]) -> bytes:
     of the module that rewrites it and the onnx package's version, and read back from there by
     later processes, which then import neither the onnx package nor parse the file (~0.1 s and
     ~10 MiB of a worker, docs/MODELS.md). The rewrite is a pure function of those inputs."""
-    digest = hashlib.sha256(path.read_bytes())
+    from .weights import file_sha256
+
+    digest = hashlib.sha256(file_sha256(path).encode())
     digest.update(f"{derive.__module__}.{derive.__qualname__} "
                   f"{importlib.metadata.version('onnx')}".encode())
     digest.update(_source(derive.__module__))
