@@ -2,9 +2,12 @@
 ml's own reasons; the one table in apps/faceid/results.py names each reason in the contract's
 words, and no module of ml/ names a vendor result."""
 
+import base64
+import json
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -62,17 +65,20 @@ def test_liveness_level_moves_only_the_passive_operating_point(security_level, l
     assert pad_level in PAD_LEVELS
 
 
-def test_a_job_travels_as_json_unchanged():
+def test_a_job_travels_as_bytes_unchanged():
     job = VerifyJob(check=LivenessCheck.ACTIONS, references={"ref1": [0.1, -0.2]},
                     far="1e-5", pad_level=3, pad_threshold=0.4,
                     frames=(b"\xff\xd8one", b"\xff\xd8two"), times_ms=(0.0, 33.5),
-                    photos={"idcard": b"\x89PNG"},
+                    photos={"idcard": b"\x89PNG", "image_ref2": b""},
                     actions=ActionChallenge(("blink", "turn_left"), 10000.0),
                     eyes_open_required=True, single_face_required=True)
-    assert VerifyJob.from_json(job.to_json()) == job
+    assert VerifyJob.from_bytes(job.to_bytes()) == job
     flash = VerifyJob(check=LivenessCheck.FLASH, references={}, frames=(b"x",), times_ms=(1.0,),
                       flash=FlashSequence((("red", 0, 400), ("blue", 400, 900))))
-    assert VerifyJob.from_json(flash.to_json()) == flash
+    assert VerifyJob.from_bytes(flash.to_bytes()) == flash
+    # the pictures travel as they are, not as base64 text
+    assert len(job.to_bytes()) < len(json.dumps(asdict(job), default=str)) + 64
+    assert b"\xff\xd8one\xff\xd8two\x89PNG" in job.to_bytes()
     result = VerifyResult(Reason.ACTION_LATE, frames=2, liveness={"method": "actions"})
     assert VerifyResult.from_dict(result.as_dict()) == result
     assert result.as_dict()["reason"] == "action_late"
@@ -99,3 +105,23 @@ def test_the_job_types_load_without_numpy_torch_or_django():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ML.parent, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_worker_reads_the_json_job_an_older_web_queued():
+    """Until 2026-12-07 the web wrote a job as JSON with base64 pictures: a worker upgraded
+    before the web still reads one."""
+    job = VerifyJob(check=LivenessCheck.ACTIONS, references={"ref1": [0.5]},
+                    frames=(b"\xff\xd8one",), times_ms=(12.0,), photos={"idcard": b"\x89PNG"},
+                    actions=ActionChallenge(("nod", "blink"), 8000.0))
+    older = asdict(job)
+    older["frames"] = [base64.b64encode(f).decode() for f in job.frames]
+    older["photos"] = {k: base64.b64encode(v).decode() for k, v in job.photos.items()}
+    assert VerifyJob.from_bytes(json.dumps(older).encode()) == job
+
+
+def test_bytes_that_are_not_a_whole_job_are_refused():
+    whole = VerifyJob(check=LivenessCheck.STILL, references={}, frames=(b"abc", b"defg"),
+                      times_ms=(0.0, 1.0)).to_bytes()
+    for broken in (whole[:-1], whole + b"x", b"VJOB2\n" + whole[6:], b"", b"not a job"):
+        with pytest.raises(ValueError):
+            VerifyJob.from_bytes(broken)

@@ -73,6 +73,6 @@ def verification_analyse(job: VerifyJob, *, session_ref: str) -> VerifyResult:
     """A session's verification on a worker: ml's typed job in, its typed result out.
     session_ref (apps/faceid/sessions.py biz_token_ref) names the session in the worker's view
     of its tasks."""
-    answer = _run_on_worker(tasks.verify, job.to_json().encode(), session_ref=session_ref,
+    answer = _run_on_worker(tasks.verify, job.to_bytes(), session_ref=session_ref,
                             timeout=settings.VERIFY_TIMEOUT_SECONDS)
     return VerifyResult.from_dict(answer)

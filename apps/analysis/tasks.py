@@ -56,4 +56,4 @@ def verify(job_key: str, session_ref: str = "") -> dict:
     from ml.jobs import VerifyJob
     from ml.session import session_verify
 
-    return session_verify(VerifyJob.from_json(_job(job_key))).as_dict()
+    return session_verify(VerifyJob.from_bytes(_job(job_key))).as_dict()

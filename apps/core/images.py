@@ -11,6 +11,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from math import ceil
 
 from PIL import Image, UnidentifiedImageError
@@ -40,7 +41,12 @@ class CheckedImage:
     format: str
     width: int
     height: int
-    sha256: str
+
+    @cached_property
+    def sha256(self) -> str:
+        """Worked out when asked (the single-image APIs' summaries): a clip's frames are
+        checked by the dozen and need none."""
+        return hashlib.sha256(self.data).hexdigest()
 
     def summary(self) -> dict:
         return {"format": self.format, "width": self.width, "height": self.height,
@@ -84,8 +90,7 @@ def image_check(data: bytes, *, max_side: int) -> CheckedImage:
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise ImageUnsupported(f"image data does not decode: {exc}") from exc
             image_format = image.format
-    return CheckedImage(data=data, format=image_format, width=width, height=height,
-                        sha256=hashlib.sha256(data).hexdigest())
+    return CheckedImage(data=data, format=image_format, width=width, height=height)
 
 
 # ------------------------------------------------------------------ JPEG entropy-coded data

@@ -101,11 +101,19 @@ def package_open(blob: bytes, *, biz_token: str | None = None,
     return payload
 
 
-def package_frames_check(payload: dict, *, max_side: int) -> None:
-    """Every frame must be a picture we read (JPEG, PNG, BMP; sides within max_side): a
-    package the SDK sealed around a broken frame is refused here, not by a failing worker."""
+def package_frames_read(payload: dict, *, max_side: int) -> tuple[bytes, ...]:
+    """The frames of an opened package, decoded: every frame must be strict base64 of a
+    picture we read (JPEG, PNG, BMP; sides within max_side), so that a package the SDK sealed
+    around a broken frame is refused here (PackageError), not by a failing worker. The bytes
+    returned are the ones checked: the job hands them on without decoding the base64 again."""
+    frames = []
     for index, frame in enumerate(payload["frames"]):
         try:
-            image_check(base64.b64decode(frame["jpeg"], validate=True), max_side=max_side)
+            # binascii's strict mode refuses what b64decode(validate=True) refuses, at about
+            # half its cost on a frame (that one runs a regular expression over the text first)
+            data = binascii.a2b_base64(frame["jpeg"], strict_mode=True)
+            image_check(data, max_side=max_side)
         except (binascii.Error, ValueError, ImageRejected) as exc:
             raise PackageError(f"frame {index} is not a readable picture: {exc}") from None
+        frames.append(data)
+    return tuple(frames)

@@ -46,7 +46,7 @@ from .challenges import challenge_new
 from .devices import device_risk, device_summary
 from .guard import guard, verify_permission
 from .lite_notify import lite_notify_due
-from .meglive import PackageError, package_frames_check, package_key, package_open
+from .meglive import PackageError, package_frames_read, package_key, package_open
 from .models import BizTokenRecord, LivenessMedia, VerificationRecord
 from .results import (
     DEVICE_CHECK,
@@ -190,6 +190,7 @@ def verify_admitted(*, app: ApiApp, form, files, request_id: str, started: float
     meta = session.meta
     liveness_type = meta["liveness_type"]
     payload = None
+    frames: tuple[bytes, ...] = ()
     if liveness_type != "raw_image":
         blob = _package_bytes(form, files)
         if not blob:
@@ -197,7 +198,7 @@ def verify_admitted(*, app: ApiApp, form, files, request_id: str, started: float
         try:
             payload = package_open(blob, biz_token=biz_token,
                                    challenge_id=(session.challenge or {}).get("challenge_id"))
-            package_frames_check(payload, max_side=settings.IMAGE_MAX_SIDE)
+            frames = package_frames_read(payload, max_side=settings.IMAGE_MAX_SIDE)
         except PackageError as exc:
             logger.info("meglive_data refused: %s", exc)
             raise errors.meglive_data_error() from None
@@ -226,7 +227,7 @@ def verify_admitted(*, app: ApiApp, form, files, request_id: str, started: float
                            VerifyResult(Reason.PRESENTATION_ATTACK, frames=len(payload["frames"])),
                            payload=payload, risk=risk)
 
-    job = _job(consumed, payload)
+    job = _job(consumed, payload, frames)
     if meta["comparison_type"] == "1":
         idcard = consumed.idcard
         found = identity_lookup(name=idcard["name"], id_number=idcard["number"])
@@ -245,13 +246,14 @@ def verify_admitted(*, app: ApiApp, form, files, request_id: str, started: float
                    payload=payload, risk=risk)
 
 
-def _job(session: Session, payload: dict | None) -> VerifyJob:
-    """The session's options and challenge translated into ml's own job (ml/jobs.py)."""
+def _job(session: Session, payload: dict | None, frames: tuple[bytes, ...]) -> VerifyJob:
+    """The session's options and challenge translated into ml's own job (ml/jobs.py), with
+    the package's frames as package_frames_read decoded them."""
     meta, options, challenge = session.meta, session.meta["options"], session.challenge or {}
     embeddings = meta.get("embeddings", {})
     level = str(options.get("security_level", "2"))
     check = LIVENESS_CHECKS[meta["liveness_type"]]
-    frames = payload["frames"] if payload is not None else []
+    times = payload["frames"] if payload is not None else []
     return VerifyJob(
         check=check,
         references={REFERENCE_NAMES[k]: v for k, v in embeddings.items()
@@ -259,8 +261,8 @@ def _job(session: Session, payload: dict | None) -> VerifyJob:
         far=SECURITY_LEVEL_FAR[level],
         pad_level=pad_level_of(level, str(options.get("liveness_level", "0"))),
         pad_threshold=settings.PAD_LIVE_THRESHOLD,
-        frames=tuple(base64.b64decode(f["jpeg"]) for f in frames),
-        times_ms=tuple(float(f["t"]) for f in frames),
+        frames=frames,
+        times_ms=tuple(float(f["t"]) for f in times),
         probe=embeddings.get("image") if check == LivenessCheck.NONE else None,
         actions=ActionChallenge(tuple(challenge["actions"]),
                                 float(challenge["action_timeout_s"]) * 1000)
