@@ -28,7 +28,6 @@ import argparse
 import multiprocessing
 import os
 import platform
-import random
 import statistics
 import sys
 import time
@@ -43,39 +42,25 @@ TYPES = ("still", "meglive", "flash")
 
 
 def captures(seeds: int) -> dict[str, list]:
-    """{type: [VerifyJob, ...]}: one live capture per seed and type, as the SDK sends them."""
+    """{type: [VerifyJob, ...]}: one live capture per seed and type, as the SDK sends them
+    (meglive and flash as bench/clip_verify.py makes them, and a still burst)."""
+    from clip_verify import captures as clip_captures
+
     from liveness_sdk.capture import render
     from liveness_sdk.client import jpeg
     from ml.image import load_rgb
-    from ml.jobs import ActionChallenge, LivenessCheck, VerifyJob, flash_sequence_new
-    from ml.session import reference_analyse
+    from ml.jobs import LivenessCheck, VerifyJob
 
-    photos = REPO / "fixtures" / "photos"
-    face = load_rgb(photos / "obama.jpg")
-    reference = reference_analyse((photos / "obama3.jpg").read_bytes(),
-                                  multi_oriented=False)["embedding"]
-    assert reference is not None, "no face in the reference photo"
-    jobs: dict[str, list] = {kind: [] for kind in TYPES}
+    jobs = clip_captures(seeds)
+    reference = jobs["meglive"][0].references
+    face = load_rgb(REPO / "fixtures" / "photos" / "obama.jpg")
+    jobs["still"] = []
     for seed in range(seeds):
-        draw = random.Random(seed)
-        actions = tuple(draw.sample(["blink", "mouth_open", "turn_left", "turn_right"], 2))
-        sequence = flash_sequence_new(draw.randrange)
-        challenges: dict[str, tuple[dict, dict]] = {
-            "still": ({"liveness_type": "still", "challenge_id": f"scale-s{seed}"},
-                      {"check": LivenessCheck.STILL}),
-            "meglive": ({"liveness_type": "meglive", "challenge_id": f"scale-m{seed}",
-                         "actions": list(actions), "action_timeout_s": 10},
-                        {"check": LivenessCheck.ACTIONS,
-                         "actions": ActionChallenge(actions, 10_000.0)}),
-            "flash": ({"liveness_type": "flash", "challenge_id": f"scale-f{seed}",
-                       "colours": [list(c) for c in sequence.colours]},
-                      {"check": LivenessCheck.FLASH, "flash": sequence}),
-        }
-        for kind, (challenge, fields) in challenges.items():
-            frames = render(challenge, "live", face, seed=seed)
-            jobs[kind].append(VerifyJob(references={"image_ref1": reference},
-                                        frames=tuple(jpeg(rgb) for _, rgb in frames),
-                                        times_ms=tuple(t for t, _ in frames), **fields))
+        frames = render({"liveness_type": "still", "challenge_id": f"scale-s{seed}"}, "live",
+                        face, seed=seed)
+        jobs["still"].append(VerifyJob(check=LivenessCheck.STILL, references=reference,
+                                       frames=tuple(jpeg(rgb) for _, rgb in frames),
+                                       times_ms=tuple(t for t, _ in frames)))
     return jobs
 
 
