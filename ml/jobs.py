@@ -152,7 +152,15 @@ class VerifyJob:
     def from_bytes(cls, blob: bytes) -> "VerifyJob":
         """The job `to_bytes` wrote; also the JSON with base64 pictures that releases before
         2026-12-07 wrote, so that a worker upgraded first still reads a job an older web
-        queued. ValueError for anything else."""
+        queued. ValueError for anything else (only our web writes these, under a random key,
+        but a worker says what is wrong rather than fail somewhere inside)."""
+        try:
+            return cls._from_bytes(blob)
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"not a verify job: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _from_bytes(cls, blob: bytes) -> "VerifyJob":
         if blob[:1] == b"{":
             data = json.loads(blob)
             data["frames"] = tuple(base64.b64decode(f) for f in data["frames"])
@@ -160,21 +168,28 @@ class VerifyJob:
             return cls(**_fields_typed(data))
         if not blob.startswith(JOB_WIRE_MAGIC):
             raise ValueError("not a verify job")
-        at = len(JOB_WIRE_MAGIC)
-        size = int.from_bytes(blob[at:at + 4], "big")
-        at += 4
+        at = len(JOB_WIRE_MAGIC) + 4
+        size = int.from_bytes(blob[at - 4:at], "big")
+        if at + size > len(blob):
+            raise ValueError("the job's header runs past its end")
         data = json.loads(blob[at:at + size])
         at += size
+        if not isinstance(data, dict):
+            raise ValueError("the job's header is not an object")
+        frame_sizes, photo_sizes = data.pop("frame_sizes"), data.pop("photo_sizes")
+        sizes = [*frame_sizes, *photo_sizes.values()]
+        if not all(type(n) is int and n >= 0 for n in sizes):
+            raise ValueError("a picture's size is not a whole number of bytes")
+        if at + sum(sizes) != len(blob):
+            raise ValueError("the job's pictures do not add up to its length")
         frames = []
-        for length in data.pop("frame_sizes"):
+        for length in frame_sizes:
             frames.append(blob[at:at + length])
             at += length
         photos = {}
-        for name, length in data.pop("photo_sizes").items():
+        for name, length in photo_sizes.items():
             photos[name] = blob[at:at + length]
             at += length
-        if at != len(blob):
-            raise ValueError("the job's pictures do not add up to its length")
         data["frames"], data["photos"] = tuple(frames), photos
         return cls(**_fields_typed(data))
 

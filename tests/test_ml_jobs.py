@@ -22,6 +22,7 @@ from apps.faceid.results import (
 )
 from ml.jobs import (
     FAR_LEVELS,
+    JOB_WIRE_MAGIC,
     PAD_LEVELS,
     ActionChallenge,
     FlashSequence,
@@ -122,6 +123,21 @@ def test_a_worker_reads_the_json_job_an_older_web_queued():
 def test_bytes_that_are_not_a_whole_job_are_refused():
     whole = VerifyJob(check=LivenessCheck.STILL, references={}, frames=(b"abc", b"defg"),
                       times_ms=(0.0, 1.0)).to_bytes()
-    for broken in (whole[:-1], whole + b"x", b"VJOB2\n" + whole[6:], b"", b"not a job"):
+    def wire(header, tail: bytes = b"") -> bytes:
+        text = json.dumps(header).encode()
+        return JOB_WIRE_MAGIC + len(text).to_bytes(4, "big") + text + tail
+
+    header = json.loads(whole[10:10 + int.from_bytes(whole[6:10], "big")])
+    assert VerifyJob.from_bytes(wire(header, b"abcdefg")).frames == (b"abc", b"defg")
+    for broken in (whole[:-1], whole + b"x", b"VJOB2\n" + whole[6:], b"", b"not a job",
+                   JOB_WIRE_MAGIC + (10**6).to_bytes(4, "big") + b"{}",   # header past the end
+                   wire([1, 2]),                                          # not an object
+                   wire({**header, "frame_sizes": [-3, 10]}, b"abcdefg"),  # a negative size
+                   wire({**header, "frame_sizes": ["3", 4]}, b"abcdefg"),
+                   wire({**header, "frame_sizes": [3.0, 4]}, b"abcdefg"),
+                   wire({k: v for k, v in header.items() if k != "frame_sizes"}, b"abcdefg"),
+                   wire({**header, "photo_sizes": [0]}, b"abcdefg"),
+                   wire({**header, "unknown": 1}, b"abcdefg"),
+                   json.dumps({"frames": 1}).encode()):                   # the older JSON, broken
         with pytest.raises(ValueError):
             VerifyJob.from_bytes(broken)

@@ -109,9 +109,7 @@ def package_frames_read(payload: dict, *, max_side: int) -> tuple[bytes, ...]:
     frames = []
     for index, frame in enumerate(payload["frames"]):
         try:
-            # binascii's strict mode refuses what b64decode(validate=True) refuses, at about
-            # half its cost on a frame (that one runs a regular expression over the text first)
-            data = binascii.a2b_base64(frame["jpeg"], strict_mode=True)
+            data = base64.b64decode(frame["jpeg"], validate=True)
             image_check(data, max_side=max_side)
         except (binascii.Error, ValueError, ImageRejected) as exc:
             raise PackageError(f"frame {index} is not a readable picture: {exc}") from None
