@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 # heartbeat waits for it, so /readyz and `make run`'s "ready" mean a worker that can answer now,
 # not one still loading its models for a minute.
 _processes_warm = None
+# malloc arenas of a worker's processes (ml.device.malloc_arenas_limit; MALLOC_ARENA_MAX wins)
+WORKER_MALLOC_ARENAS = 2
 
 
 @worker_init.connect
@@ -29,6 +31,11 @@ def share_cores(sender=None, **_kwargs) -> None:
     every core fight over them: measured 7-20x slower verifies with 2 processes on 2 cores."""
     processes = getattr(sender, "concurrency", None) or 1
     os.environ.setdefault("ML_THREADS", str(max(1, (os.cpu_count() or 1) // int(processes))))
+    # before the pool forks, so every pool process inherits it (ml.device; standard library
+    # and ctypes only: no model code in this process)
+    from ml.device import malloc_arenas_limit
+
+    malloc_arenas_limit(WORKER_MALLOC_ARENAS)
     global _processes_warm
     _processes_warm = multiprocessing.Value("i", 0)
     if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):

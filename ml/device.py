@@ -92,3 +92,29 @@ def release_free_heap() -> bool:
         return False
     trim(0)
     return True
+
+
+# mallopt's parameter number for the most malloc arenas (glibc's malloc.h)
+M_ARENA_MAX = -8
+
+
+def malloc_arenas_limit(arenas: int) -> bool:
+    """Caps how many malloc arenas glibc makes in this process and the processes it forks
+    (mallopt M_ARENA_MAX), unless MALLOC_ARENA_MAX already says (glibc reads that itself).
+    By default glibc gives every thread that allocates an arena of its own, up to 8 per core,
+    and keeps their high-water pages: a worker process's decoding and library threads grew its
+    anonymous memory by ~140 MiB over serving every capture type; with 2 arenas by 90-105, and
+    no verify measured slower (docs/BENCHMARKS.md, verify). False where the C library has no mallopt."""
+    import ctypes
+    import ctypes.util
+
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (AttributeError, OSError):
+        mallopt = None
+    if mallopt is None:
+        return False
+    return bool(mallopt(M_ARENA_MAX, max(1, arenas)))
