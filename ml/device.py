@@ -100,15 +100,17 @@ M_ARENA_MAX = -8
 
 def malloc_arenas_limit(arenas: int) -> bool:
     """Caps how many malloc arenas glibc makes in this process and the processes it forks
-    (mallopt M_ARENA_MAX), unless MALLOC_ARENA_MAX already says (glibc reads that itself).
+    (mallopt M_ARENA_MAX), unless MALLOC_ARENA_MAX or GLIBC_TUNABLES' glibc.malloc.arena_max
+    already says (glibc reads those itself).
     By default glibc gives every thread that allocates an arena of its own, up to 8 per core,
     and keeps their high-water pages: a worker process's decoding and library threads grew its
-    anonymous memory by ~140 MiB over serving every capture type; with 2 arenas by 90-105, and
+    anonymous memory by ~140 MiB over serving every capture type; with 2 arenas by 89-104, and
     no verify measured slower (docs/BENCHMARKS.md, verify). False where the C library has no mallopt."""
     import ctypes
     import ctypes.util
 
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    if os.environ.get("MALLOC_ARENA_MAX") or "glibc.malloc.arena_max" in os.environ.get(
+            "GLIBC_TUNABLES", ""):
         return False
     name = ctypes.util.find_library("c")
     try:
