@@ -74,20 +74,26 @@ def threads_limit(threads: int) -> None:
     cv2.setNumThreads(threads)
 
 
+def _c_library_function(name: str):
+    """The C library's function `name` through ctypes, or None where it has none (glibc's
+    malloc extensions are missing from musl and macOS)."""
+    import ctypes
+    import ctypes.util
+
+    library = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(library), name) if library else None
+    except (AttributeError, OSError):
+        return None
+
+
 def release_free_heap() -> bool:
     """Hands the C heap's free pages back to the system (glibc's malloc_trim). Loading the
     models leaves tens of MiB of freed parse buffers (the ONNX graphs, weight files read
     whole) that glibc keeps mapped; trimmed once after loading they stop counting in every
     worker process's RSS (docs/BENCHMARKS.md, Perception). False where the C library has no
     malloc_trim (musl, macOS): nothing is done there."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (AttributeError, OSError):
-        trim = None
+    trim = _c_library_function("malloc_trim")
     if trim is None:
         return False
     trim(0)
@@ -105,18 +111,12 @@ def malloc_arenas_limit(arenas: int) -> bool:
     By default glibc gives every thread that allocates an arena of its own, up to 8 per core,
     and keeps their high-water pages: a worker process's decoding and library threads grew its
     anonymous memory by ~140 MiB over serving every capture type; with 2 arenas by 89-104, and
-    no verify measured slower (docs/BENCHMARKS.md, verify). False where the C library has no mallopt."""
-    import ctypes
-    import ctypes.util
-
+    no verify measured slower (docs/BENCHMARKS.md, verify). False where the C library has no
+    mallopt."""
     if os.environ.get("MALLOC_ARENA_MAX") or "glibc.malloc.arena_max" in os.environ.get(
             "GLIBC_TUNABLES", ""):
         return False
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (AttributeError, OSError):
-        mallopt = None
+    mallopt = _c_library_function("mallopt")
     if mallopt is None:
         return False
     return bool(mallopt(M_ARENA_MAX, max(1, arenas)))
