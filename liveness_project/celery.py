@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 # heartbeat waits for it, so /readyz and `make run`'s "ready" mean a worker that can answer now,
 # not one still loading its models for a minute.
 _processes_warm = None
-# malloc arenas of a worker's processes (ml.device.malloc_arenas_limit; MALLOC_ARENA_MAX wins)
+# malloc arenas of a worker's processes (ml.device.malloc_arenas_limit; an operator's
+# MALLOC_ARENA_MAX or GLIBC_TUNABLES arena_max wins)
 WORKER_MALLOC_ARENAS = 2
 
 
